@@ -1,0 +1,108 @@
+"""did-app: the My Numbers workspace. `create_app()` builds the Flask app; it starts no threads."""
+import logging
+from datetime import timedelta
+
+from flask import Flask, g, redirect, request, session, url_for
+from flask_login import current_user
+
+from did_app import clock, config, filters
+from did_app.errors import register_error_handlers
+from did_app.extensions import csrf, db, login_manager, migrate
+from did_app.htmx import add_vary
+from did_app.security import add_security_headers, can
+
+# endpoints reachable without a session (first run and login themselves, health, static)
+PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login", "auth.setup"}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="../templates", static_folder="../static")
+    config.load(app, test_config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.extensions["clock"] = app.config.get("CLOCK") or clock.SystemClock()
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, directory=str(
+        __import__("pathlib").Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    _init_login(app)
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    register_error_handlers(app)
+    filters.register(app)
+    app.jinja_env.globals.update(oob=False, can=can)
+    _register_blueprints(app)
+    _register_hooks(app)
+
+    from did_app import cli
+    cli.register(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from did_app.auth.views import bp as auth_bp
+    from did_app.health import bp as health_bp
+    from did_app.numbers.views import bp as numbers_bp
+
+    for bp in (auth_bp, health_bp, numbers_bp):
+        app.register_blueprint(bp)
+
+
+def _init_login(app: Flask) -> None:
+    from did_app.auth import service as auth_service
+
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # rotation is done at login; ids carry the session version
+    login_manager.user_loader(auth_service.load_session_user)
+    login_manager.unauthorized_handler(_unauthorized)
+
+
+def _unauthorized():
+    from flask import make_response
+    from urllib.parse import urlsplit
+
+    if request.headers.get("HX-Request") == "true":
+        current = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/numbers"
+        resp = make_response("", 401)
+        resp.headers["HX-Redirect"] = url_for("auth.login", next=current)
+        return resp
+    path = request.full_path.rstrip("?") if request.query_string else request.path
+    return redirect(url_for("auth.login", next=path))
+
+
+def _register_hooks(app: Flask) -> None:
+    from did_app.auth import service as auth_service
+    from did_app.workspace import current_workspace
+
+    @app.before_request
+    def _gatekeeper():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not auth_service.any_user_exists():
+            return redirect(url_for("auth.setup"))
+        if not current_user.is_authenticated:
+            return _unauthorized()
+        if auth_service.session_too_old(session.get("login_at")):
+            session.clear()
+            return _unauthorized()
+        g.workspace = current_workspace()
+        return None
+
+    @app.after_request
+    def _headers(response):
+        add_vary(response)
+        add_security_headers(response, hsts=app.config["SESSION_COOKIE_SECURE"])
+        return response
+
+    @app.before_request
+    def _permanent_session():
+        session.permanent = True  # 12 h without a request ends it (PERMANENT_SESSION_LIFETIME)
+
+    @app.teardown_appcontext
+    def _drop_session(exc):
+        g.pop("workspace", None)
+
+    app.permanent_session_lifetime = app.config.get("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))

@@ -1,0 +1,53 @@
+"""Audit rows, written in the caller's transaction (access.md §6)."""
+from flask import g, has_request_context, request
+from flask_login import current_user
+
+from did_app import clock
+from did_app.db import db
+from did_app.models import AuditEvent
+
+SECRET_FIELDS = {"password", "auth_password", "password_hash", "webhook_secret", "secret"}
+
+
+class Actor:
+    """Who acts: a user on the web, the scheduler, or the CLI."""
+
+    def __init__(self, user=None, source: str = "web", label: str | None = None):
+        self.user_id = user.id if user is not None else None
+        self.label = label or (user.email if user is not None else source)
+        self.source = source
+
+    @classmethod
+    def current(cls) -> "Actor":
+        if has_request_context() and current_user.is_authenticated:
+            return cls(current_user, "web")
+        return cls(None, "cli", "cli")
+
+
+SCHEDULER = Actor(None, "scheduler", "scheduler")
+
+
+def _clean(values: dict | None) -> dict | None:
+    if values is None:
+        return None
+    return {k: ("changed" if k in SECRET_FIELDS else v) for k, v in values.items()}
+
+
+def record(actor: Actor, action: str, object_type: str, object_id, object_label: str, *,
+           before: dict | None = None, after: dict | None = None, note: str | None = None,
+           batch_id: int | None = None) -> AuditEvent:
+    """Add one audit row to the current transaction; secrets are written as "changed"."""
+    event = AuditEvent(
+        at=clock.now(), actor_id=actor.user_id, actor_label=actor.label, source=actor.source,
+        action=action, object_type=object_type, object_id=object_id, object_label=object_label[:255],
+        before=_clean(before), after=_clean(after), note=note, batch_id=batch_id,
+        ip=request.remote_addr if has_request_context() else None,
+        request_id=getattr(g, "request_id", None) if has_request_context() else None)
+    db.session.add(event)
+    return event
+
+
+def diff(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the changed fields, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

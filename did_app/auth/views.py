@@ -1,0 +1,166 @@
+"""First run, login, logout, own password, and the admin Users page."""
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from did_app import audit, clock
+from did_app.auth import service
+from did_app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm, SetupForm
+from did_app.db import db
+from did_app.errors import DomainError
+from did_app.models import LedgerEntry, User
+from did_app.security import role_required
+from did_app.workspace import current_workspace
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a same-site relative path is honoured."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("numbers.index")
+
+
+def _currency_locked() -> bool:
+    return db.session.scalar(sa.select(sa.exists().where(LedgerEntry.id.is_not(None))))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    if service.any_user_exists() and request.method == "GET":
+        abort(404)
+    ws = current_workspace()
+    locked = _currency_locked()
+    form = SetupForm(data={"workspace_name": ws.name, "currency": ws.currency,
+                           "time_zone": ws.time_zone, "default_country": ws.default_country}
+                     if request.method == "GET" else None)
+    if form.validate_on_submit():
+        settings = {"name": form.workspace_name.data.strip(), "time_zone": form.time_zone.data,
+                    "default_country": form.default_country.data}
+        if not locked:
+            settings["currency"] = form.currency.data
+        try:
+            user = service.complete_setup(email=form.email.data, display_name=form.display_name.data,
+                                          password=form.password.data, confirm=form.confirm.data,
+                                          settings=settings)
+        except DomainError as err:
+            if err.message == "Setup is already complete.":
+                flash(err.message, "error")
+                return redirect(url_for("auth.login"))
+            form.attach(err)
+        else:
+            _start_session(user)
+            flash("Welcome. Your workspace is ready.", "success")
+            return redirect(url_for("numbers.index"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/setup.html", form=form, currency_locked=locked), status
+
+
+def _start_session(user) -> None:
+    session.clear()  # rotate: nothing from before the login survives
+    login_user(user)
+    session["login_at"] = clock.now().timestamp()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if not service.any_user_exists():
+        return redirect(url_for("auth.setup"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(form.email.data, form.password.data, request.remote_addr or "-")
+        except DomainError as err:
+            form.attach(err)
+        else:
+            _start_session(user)
+            if user.must_change_password:
+                return redirect(url_for("auth.password", next=_safe_next(request.args.get("next"))))
+            return redirect(_safe_next(request.args.get("next")))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        service.record_logout(current_user)
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = service.change_password(current_user.id, current=form.current.data,
+                                           new=form.password.data, confirm=form.confirm.data)
+        except DomainError as err:
+            form.attach(err)
+        else:
+            _start_session(user)
+            flash("Password changed.", "success")
+            return redirect(_safe_next(request.args.get("next")))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/password.html", form=form), status
+
+
+@bp.get("/users")
+@role_required("admin")
+def users():
+    rows = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.email)).all()
+    return render_template("auth/users.html", users=rows, form=NewUserForm(), generated=None)
+
+
+@bp.post("/users")
+@role_required("admin")
+def create_user():
+    form = NewUserForm()
+    generated = None
+    if form.validate_on_submit():
+        try:
+            user, generated = service.create_user(audit.Actor.current(), email=form.email.data,
+                                                  display_name=form.display_name.data,
+                                                  role=form.role.data, password=form.password.data or None)
+        except DomainError as err:
+            form.attach(err)
+        else:
+            flash(f"User {user.email} created.", "success")
+            if generated is None:
+                return redirect(url_for("auth.users"))
+    rows = db.session.scalars(sa.select(User).order_by(User.active.desc(), User.email)).all()
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/users.html", users=rows, form=form, generated=generated), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_user(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = EditUserForm(obj=user if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            service.update_user(audit.Actor.current(), user_id, display_name=form.display_name.data,
+                                role=form.role.data, active=form.active.data)
+        except DomainError as err:
+            form.attach(err)
+        else:
+            flash("User updated.", "success")
+            return redirect(url_for("auth.users"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/user_edit.html", user=user, form=form), status
+
+
+@bp.post("/users/<int:user_id>/reset-password")
+@role_required("admin")
+def reset_password(user_id: int):
+    user = db.get_or_404(User, user_id)
+    temporary = service.reset_password(audit.Actor.current(), user_id)
+    return render_template("auth/user_edit.html", user=user, form=EditUserForm(obj=user),
+                           temporary=temporary)

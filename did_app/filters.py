@@ -1,0 +1,50 @@
+"""Jinja filters: display time zone, money, numbers. Formatting lives here, not in SQL."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel import Locale
+from flask import g
+
+from did_app import money, phone
+
+LOCALE = "en_GB"  # day-month-year dates ("5 Dec 2026"), as the spec's examples
+
+
+def _ws():
+    from did_app.workspace import current_workspace
+    return g.workspace if "workspace" in g else current_workspace()
+
+
+def local(dt: datetime | None) -> datetime | None:
+    return dt.astimezone(ZoneInfo(_ws().time_zone)) if dt else None
+
+
+def fmt_datetime(dt: datetime | None) -> str:
+    return format_datetime(local(dt), "d MMM yyyy, HH:mm", locale=LOCALE) if dt else ""
+
+
+def fmt_date(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = local(value).date()
+    return format_date(value, "d MMM yyyy", locale=LOCALE)
+
+
+def fmt_money(minor: int | None) -> str:
+    return money.format_money(minor, _ws().currency)
+
+
+def country_name(code: str | None) -> str:
+    if not code:
+        return ""
+    if code == phone.NON_GEO:
+        return "International"
+    return Locale("en").territories.get(code, code)
+
+
+def register(app) -> None:
+    app.jinja_env.filters.update(
+        datetime=fmt_datetime, date=fmt_date, money=fmt_money, country_name=country_name,
+        phone=phone.display, iso=lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else "")

@@ -95,6 +95,7 @@ class Number(db.Model):
         # the quick-filter counts read only this index (a covering scan)
         sa.Index("ix_number_status_expiring_soon", "status", "expiring_soon"),
         sa.Index("ix_number_status_expires_at", "status", "expires_at"),
+        sa.Index("ix_number_status_number", "status", "number"),
         sa.Index("ix_number_expiring_soon_expires_at", "expiring_soon", "expires_at"),
         sa.Index("ix_number_country_number", "country", "number"),
     )

@@ -1,0 +1,425 @@
+"""Read side of My Numbers: the view state from the query string, filters, counts, sort, paging."""
+from __future__ import annotations  # View has a field named "list"
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from did_app.db import db
+from did_app.models import (LedgerEntry, Number, Order, PortInRequest, VerificationRequest)
+from did_app.models.numbers import FEATURES, NUMBER_TYPES, STATUSES
+
+QUICK_FILTERS = ("attention", "active", "not_configured", "awaiting_registration", "porting",
+                 "expiring_soon", "terminated")
+QUICK_LABELS = {"attention": "Needs attention", "expiring_soon": "Expiring soon", **STATUSES}
+VERIFICATIONS = ("not_required", "missing", "pending", "rejected", "approved")
+SORTS = ("number", "-number", "expires", "-expires", "country", "status")
+PER_PAGE = (25, 50, 100, 250, 500)
+LIST_KEYS = ("status", "country", "type", "feature", "voice_route", "sms_route", "capacity_group",
+             "identity", "verification", "cycles")
+TEXT_KEYS = ("q", "list", "description", "region", "city", "expires_within", "expires_from",
+             "expires_to", "order")
+
+
+@dataclass
+class View:
+    """Everything that defines a view of the table; it round-trips through the query string."""
+    status: list[str] = field(default_factory=list)
+    country: list[str] = field(default_factory=list)
+    type: list[str] = field(default_factory=list)
+    feature: list[str] = field(default_factory=list)
+    voice_route: list[str] = field(default_factory=list)
+    sms_route: list[str] = field(default_factory=list)
+    capacity_group: list[str] = field(default_factory=list)
+    identity: list[str] = field(default_factory=list)
+    verification: list[str] = field(default_factory=list)
+    cycles: list[str] = field(default_factory=list)
+    q: str = ""
+    description: str = ""
+    region: str = ""
+    city: str = ""
+    expires_within: str = ""
+    expires_from: str = ""
+    expires_to: str = ""
+    order: str = ""
+    sort: str = "expires"
+    page: int = 1
+    per_page: int = 50
+    ignored: list[str] = field(default_factory=list)
+    list: str = ""  # a saved list's token; declared last because it shadows the builtin in this body
+
+    def pairs(self, **overrides) -> list[tuple[str, str]]:
+        """Query-string pairs of this view (defaults left out), with `overrides` applied."""
+        data = {k: getattr(self, k) for k in (*LIST_KEYS, *TEXT_KEYS, "sort", "page", "per_page")}
+        data.update(overrides)
+        out = []
+        for key in (*LIST_KEYS, *TEXT_KEYS):
+            value = data[key]
+            out.extend((key, v) for v in value) if isinstance(value, list) else (
+                out.append((key, value)) if value else None)
+        if data["sort"] != "expires":
+            out.append(("sort", data["sort"]))
+        if int(data["page"]) != 1:
+            out.append(("page", str(data["page"])))
+        if int(data["per_page"]) != 50:
+            out.append(("per_page", str(data["per_page"])))
+        return out
+
+    def url_query(self, **overrides) -> str:
+        return urlencode(self.pairs(**overrides))
+
+    @property
+    def has_filters(self) -> bool:
+        return any(getattr(self, k) for k in (*LIST_KEYS, *TEXT_KEYS))
+
+    @property
+    def filter_count(self) -> int:
+        return sum(len(getattr(self, k)) if isinstance(getattr(self, k), list) else bool(getattr(self, k))
+                   for k in (*LIST_KEYS, *TEXT_KEYS))
+
+
+def _is_int(text: str) -> bool:
+    return text.isdigit() and len(text) < 10
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+_CHECKS = {
+    "status": lambda v: v in QUICK_FILTERS,
+    "type": lambda v: v in NUMBER_TYPES,
+    "feature": lambda v: v in FEATURES,
+    "verification": lambda v: v in VERIFICATIONS,
+    "country": lambda v: len(v) in (2, 3) and v.isalnum(),
+    "voice_route": lambda v: v == "none" or _is_int(v),
+    "sms_route": lambda v: v == "none" or _is_int(v),
+    "capacity_group": lambda v: v == "none" or _is_int(v),
+    "identity": lambda v: v == "none" or _is_int(v),
+    "cycles": lambda v: v == "unlimited" or (_is_int(v) and int(v) <= 999),
+    "expires_within": lambda v: _is_int(v) and 0 < int(v) <= 3650,
+    "expires_from": _valid_date,
+    "expires_to": _valid_date,
+}
+
+
+def parse_view(args) -> View:
+    """Read the query string; unknown values are dropped and named in `ignored`, never a 500."""
+    view = View()
+    for key in LIST_KEYS:
+        values = []
+        for raw in args.getlist(key):
+            value = raw.strip().upper() if key == "country" else raw.strip()
+            if not value:
+                continue
+            if _CHECKS[key](value):
+                if value not in values:
+                    values.append(value)
+            else:
+                view.ignored.append(f"{key}={raw}")
+        setattr(view, key, values)
+    for key in TEXT_KEYS:
+        value = (args.get(key) or "").strip()
+        if value and key in _CHECKS and not _CHECKS[key](value):
+            view.ignored.append(f"{key}={value}")
+            value = ""
+        setattr(view, key, value)
+    if (len(view.country) != 1) and (view.region or view.city):
+        view.ignored.extend(f"{k}={getattr(view, k)}" for k in ("region", "city") if getattr(view, k))
+        view.region = view.city = ""
+    sort = args.get("sort", "expires")
+    if sort in SORTS:
+        view.sort = sort
+    else:
+        view.ignored.append(f"sort={sort}")
+    per_page = args.get("per_page", "50")
+    view.per_page = int(per_page) if per_page.isdigit() and int(per_page) in PER_PAGE else 50
+    if per_page != "50" and view.per_page == 50 and per_page not in ("50",):
+        view.ignored.append(f"per_page={per_page}")
+    page = args.get("page", "1")
+    view.page = max(1, int(page)) if page.isdigit() and len(page) < 9 else 1
+    return view
+
+
+# ---------------------------------------------------------------- conditions
+
+def _has_feature(code: str):
+    bit = FEATURES[code][1]
+    return Number.features.op("&")(bit) == bit
+
+
+def _vr_status_is(status: str):
+    return sa.exists().where(VerificationRequest.id == Number.verification_request_id,
+                             VerificationRequest.status == status)
+
+
+def verification_condition(state: str):
+    return {
+        "not_required": Number.needs_registration.is_(False),
+        "missing": sa.and_(Number.awaiting_registration.is_(True), Number.verification_request_id.is_(None)),
+        "pending": sa.and_(Number.awaiting_registration.is_(True), _vr_status_is("pending")),
+        "rejected": sa.and_(Number.awaiting_registration.is_(True), _vr_status_is("rejected")),
+        "approved": sa.and_(Number.needs_registration.is_(True), Number.awaiting_registration.is_(False)),
+    }[state]
+
+
+def will_not_renew(ws):
+    cond = Number.billing_cycles_count == 0
+    if ws.renewal_risk_cutoff_at is not None:
+        cond = sa.or_(cond, Number.expires_at >= ws.renewal_risk_cutoff_at)
+    return cond
+
+
+def attention_condition(ws, now: datetime):
+    """Needs attention (numbers.md §4.3), split by stored status so each branch uses an index."""
+    soon = now + timedelta(days=ws.warn_days)
+    restore_ends_soon = Number.cancelled_at <= soon - timedelta(days=ws.restore_window_days)
+    live_wont_renew = sa.and_(Number.expired_at.is_(None), Number.cancelled_at.is_(None),
+                              Number.expires_at <= soon, will_not_renew(ws))
+    return sa.or_(
+        Number.status == "not_configured",
+        sa.and_(Number.status == "awaiting_registration", sa.or_(
+            Number.verification_request_id.is_(None), _vr_status_is("rejected"),
+            Number.expired_at.is_not(None), restore_ends_soon, live_wont_renew)),
+        sa.and_(Number.status == "terminated", sa.or_(Number.expired_at.is_not(None), restore_ends_soon)),
+        sa.and_(Number.status == "active", Number.expires_at <= soon, will_not_renew(ws)),
+    )
+
+
+def _status_condition(value: str, ws, now):
+    if value == "attention":
+        return attention_condition(ws, now)
+    if value == "expiring_soon":
+        return Number.expiring_soon.is_(True)
+    return Number.status == value
+
+
+def _id_or_none(column, values, extra_none=None):
+    ids = [int(v) for v in values if v != "none"]
+    parts = [column.in_(ids)] if ids else []
+    if "none" in values:
+        parts.append(sa.and_(column.is_(None), *( [extra_none] if extra_none is not None else [])))
+    return sa.or_(*parts)
+
+
+def _local_day_start(day: date, tz: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz))
+
+
+def filter_conditions(view: View, ws, now: datetime) -> list:
+    """SQL conditions of every filter except the search box (which `search_conditions` handles)."""
+    conds = []
+    if view.status:
+        conds.append(sa.or_(*(_status_condition(v, ws, now) for v in view.status)))
+    if view.description:
+        conds.append(Number.description.ilike(f"%{_escape_like(view.description)}%", escape="\\"))
+    if view.country:
+        conds.append(Number.country.in_(view.country))
+    if view.region:
+        conds.append(sa.func.lower(Number.region) == view.region.lower())
+    if view.city:
+        conds.append(sa.func.lower(Number.city) == view.city.lower())
+    if view.type:
+        conds.append(Number.number_type.in_(view.type))
+    conds.extend(_has_feature(code) for code in view.feature)
+    if view.voice_route:
+        conds.append(_id_or_none(Number.voice_route_id, view.voice_route, _has_feature("voice_in")))
+    if view.sms_route:
+        conds.append(_id_or_none(Number.sms_route_id, view.sms_route, _has_feature("sms_in")))
+    if view.capacity_group:
+        conds.append(_id_or_none(Number.capacity_group_id, view.capacity_group))
+    if view.identity:
+        conds.append(_id_or_none(Number.identity_id, view.identity))
+    if view.verification:
+        conds.append(sa.or_(*(verification_condition(v) for v in view.verification)))
+    if view.cycles:
+        parts = [Number.billing_cycles_count.is_(None)] if "unlimited" in view.cycles else []
+        exact = [int(c) for c in view.cycles if c != "unlimited"]
+        if exact:
+            parts.append(Number.billing_cycles_count.in_(exact))
+        conds.append(sa.or_(*parts))
+    if view.expires_within:
+        conds.append(Number.expires_at >= now)
+        conds.append(Number.expires_at < now + timedelta(days=int(view.expires_within)))
+    if view.expires_from:
+        conds.append(Number.expires_at >= _local_day_start(date.fromisoformat(view.expires_from), ws.time_zone))
+    if view.expires_to:
+        end = date.fromisoformat(view.expires_to) + timedelta(days=1)
+        conds.append(Number.expires_at < _local_day_start(end, ws.time_zone))
+    if view.order:
+        conds.append(_order_condition(view.order))
+    return conds
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _order_condition(text: str):
+    pattern = f"%{_escape_like(text)}%"
+    orders = sa.select(Order.id).where(sa.or_(Order.reference.ilike(pattern, escape="\\"),
+                                              Order.external_reference.ilike(pattern, escape="\\")))
+    ports = sa.select(PortInRequest.id).where(PortInRequest.reference.ilike(pattern, escape="\\"))
+    return sa.or_(Number.order_id.in_(orders), Number.port_in_request_id.in_(ports))
+
+
+def search_conditions(plan) -> list:
+    if plan.kind == "description":
+        return [Number.description.ilike(f"%{_escape_like(w)}%", escape="\\") for w in plan.words]
+    if plan.kind == "fragment":
+        return [Number.number.like(f"%{plan.fragment}%")]
+    if plan.kind == "numbers":
+        return [Number.number.in_(plan.numbers)] if plan.numbers else [sa.false()]
+    return []
+
+
+# ---------------------------------------------------------------- counts
+
+def quick_filter_counts(ws, now: datetime) -> dict[str, int]:
+    """Counts over the whole inventory: one grouped query over the covering index, plus attention."""
+    rows = db.session.execute(sa.select(Number.status, Number.expiring_soon, sa.func.count())
+                              .group_by(Number.status, Number.expiring_soon)).all()
+    counts = dict.fromkeys(("all", *QUICK_FILTERS), 0)
+    for status, expiring, n in rows:
+        counts["all"] += n
+        counts[status] += n
+        if expiring:
+            counts["expiring_soon"] += n
+    counts["attention"] = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Number).where(attention_condition(ws, now)))
+    return counts
+
+
+# ---------------------------------------------------------------- sort and paging
+
+STATUS_ORDER = list(STATUSES)
+
+
+def _segments(sort: str):
+    """The sort as ordered segments, each (condition, order_by) served by one index.
+
+    Splitting keeps every page an index walk: rows without expires_at (porting) come last in
+    both directions, and status follows the order of numbers.md §4.2.
+    """
+    if sort == "expires":
+        return [(Number.expires_at.is_not(None), (Number.expires_at, Number.number)),
+                (Number.expires_at.is_(None), (Number.number,))]
+    if sort == "-expires":
+        return [(Number.expires_at.is_not(None), (Number.expires_at.desc(), Number.number.desc())),
+                (Number.expires_at.is_(None), (Number.number.desc(),))]
+    if sort == "status":
+        return [(Number.status == s, (Number.number,)) for s in STATUS_ORDER]
+    if sort == "country":
+        return [(sa.true(), (Number.country, Number.number))]
+    if sort == "-number":
+        return [(sa.true(), (Number.number.desc(),))]
+    return [(sa.true(), (Number.number,))]
+
+
+@dataclass
+class Page:
+    rows: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def segment_counts(conds: list, sort: str) -> list[int]:
+    segs = _segments(sort)
+    if len(segs) == 1:
+        return [db.session.scalar(sa.select(sa.func.count()).select_from(Number).where(*conds))]
+    cols = [sa.func.count(sa.case((cond, 1))) for cond, _ in segs]
+    return list(db.session.execute(sa.select(*cols).select_from(Number).where(*conds)).one())
+
+
+def page_ids(conds: list, sort: str, seg_counts: list[int], page: int, per_page: int) -> list[int]:
+    """Ids of one page: only the segments it touches are read, by index order and offset."""
+    offset, wanted, ids = (page - 1) * per_page, per_page, []
+    for (cond, order_by), count in zip(_segments(sort), seg_counts):
+        if offset >= count:
+            offset -= count
+            continue
+        take = min(wanted, count - offset)
+        stmt = (sa.select(Number.id).where(cond, *conds).order_by(*order_by)
+                .offset(offset).limit(take))
+        ids.extend(db.session.scalars(stmt))
+        wanted -= take
+        offset = 0
+        if wanted <= 0:
+            break
+    return ids
+
+
+def load_rows(ids: list[int]) -> list[Number]:
+    """Full rows for the ids, in the ids' order, with what the table shows."""
+    if not ids:
+        return []
+    rows = db.session.scalars(sa.select(Number).where(Number.id.in_(ids)).options(
+        selectinload(Number.voice_route), selectinload(Number.sms_route),
+        selectinload(Number.capacity_group), selectinload(Number.identity),
+        selectinload(Number.verification_request), selectinload(Number.services),
+        selectinload(Number.order), selectinload(Number.port_in_request))).all()
+    by_id = {n.id: n for n in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def fetch_page(conds: list, view: View, counts: dict | None) -> Page:
+    if counts is not None and not conds:
+        # unfiltered: the quick-filter counts already hold every segment's size
+        seg_counts = _unfiltered_segment_counts(view.sort, counts)
+    else:
+        seg_counts = segment_counts(conds, view.sort)
+    total = sum(seg_counts)
+    pages = max(1, -(-total // view.per_page))
+    page = min(view.page, pages)  # a page past the end shows the last page
+    ids = page_ids(conds, view.sort, seg_counts, page, view.per_page)
+    return Page(rows=load_rows(ids), total=total, page=page, per_page=view.per_page)
+
+
+def _unfiltered_segment_counts(sort: str, counts: dict) -> list[int]:
+    if sort in ("expires", "-expires"):
+        # expires_at is null exactly while porting (numbers.md §1)
+        return [counts["all"] - counts["porting"], counts["porting"]]
+    if sort == "status":
+        return [counts[s] for s in STATUS_ORDER]
+    return [counts["all"]]
+
+
+def facet_values(column, country: str, region: str | None = None) -> list[str]:
+    stmt = sa.select(column).where(Number.country == country, column.is_not(None)).distinct().order_by(column)
+    if region:
+        stmt = stmt.where(sa.func.lower(Number.region) == region.lower())
+    return list(db.session.scalars(stmt.limit(500)))
+
+
+def number_ledger(number_id: int, limit: int = 20):
+    return db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.number_id == number_id)
+                              .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc()).limit(limit)).all()
+
+
+def number_totals(number_id: int) -> dict:
+    """Charged (money out) and refunded (money in) for one number, in minor units."""
+    charged, refunded = db.session.execute(sa.select(
+        sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.amount_minor < 0, -LedgerEntry.amount_minor), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.kind == "refund", LedgerEntry.amount_minor), else_=0)), 0),
+    ).where(LedgerEntry.number_id == number_id)).one()
+    return {"charged": charged, "refunded": refunded}

@@ -4,7 +4,9 @@ names PostgreSQL, on a scratch database `did_migr` beside the suite's, so it nev
 """
 import os
 import re
+import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +22,28 @@ from did_app.registration.requirements import SEED_ROWS
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ON_PG = DATABASE_URL.startswith("postgresql")
 SCRATCH_DB = "did_migr"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# A later migration of the usual SQLite kind: batch "copy and move" of a table other rows point at.
+PROBE_MIGRATION = '''
+from alembic import op
+import sqlalchemy as sa
+
+revision = "probe"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("user", recreate="always") as batch_op:
+        batch_op.add_column(sa.Column("probe", sa.Integer(), nullable=False, server_default="0"))
+
+
+def downgrade():
+    with op.batch_alter_table("user", recreate="always") as batch_op:
+        batch_op.drop_column("probe")
+'''
 
 
 @pytest.fixture
@@ -28,9 +52,13 @@ def migr_app(tmp_path):
     if ON_PG:
         url = sa.make_url(DATABASE_URL)
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-            conn.exec_driver_sql(f"CREATE DATABASE {SCRATCH_DB}")
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
+                conn.exec_driver_sql(f"CREATE DATABASE {SCRATCH_DB}")
+        except sa.exc.ProgrammingError as exc:
+            pytest.fail(f"cannot create the scratch database {SCRATCH_DB} ({exc.orig}); "
+                        "tests/start_postgres.sh gives the role CREATEDB")
         db_url = url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
     else:
         db_url = f"sqlite:///{tmp_path / 'migr.sqlite3'}"
@@ -148,3 +176,26 @@ def test_sqlite_upgrade_fails_on_a_broken_reference(migr_app):
     with migr_app.app_context():
         with pytest.raises(SystemExit):  # Flask-Migrate turns the RuntimeError into exit status 1
             upgrade()
+
+
+@pytest.mark.skipif(ON_PG, reason="SQLite foreign-key pragma handling")
+def test_sqlite_batch_migration_keeps_rows_that_point_at_the_rebuilt_table(migr_app, tmp_path):
+    """With foreign keys enforced, dropping the old `user` table during the copy would fail."""
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    with migr_app.app_context():
+        upgrade(directory=str(directory))
+        with db.engine.begin() as conn:
+            head = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            conn.exec_driver_sql(
+                "INSERT INTO user (id, email, display_name, role, active, password_hash,"
+                " must_change_password, session_version, digest_opt_in, created_at, version)"
+                " VALUES (1, 'a@example.com', 'A', 'admin', 1, 'x', 0, 1, 0, '2026-01-01 00:00:00', 1)")
+            conn.exec_driver_sql("INSERT INTO api_token (user_id, name, token_hash, prefix, created_at)"
+                                 " VALUES (1, 'cli', 'hash', 'pre', '2026-01-01 00:00:00')")
+        (directory / "versions" / "9999_probe.py").write_text(PROBE_MIGRATION.format(head=head))
+        upgrade(directory=str(directory))
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT probe FROM user").scalar() == 0
+            assert conn.exec_driver_sql("SELECT user_id FROM api_token").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -693,6 +693,7 @@ def upgrade():
     op.create_index(op.f('ix_number_sms_route_id'), 'number', ['sms_route_id'])
     op.create_index('ix_number_status_expires_at', 'number', ['status', 'expires_at'])
     op.create_index('ix_number_status_expiring_soon', 'number', ['status', 'expiring_soon'])
+    op.create_index('ix_number_status_number', 'number', ['status', 'number'])
     op.create_index(op.f('ix_number_updated_by'), 'number', ['updated_by'])
     op.create_index(op.f('ix_number_verification_request_id'), 'number', ['verification_request_id'])
     op.create_index(op.f('ix_number_voice_route_id'), 'number', ['voice_route_id'])

@@ -33,7 +33,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     filters.register(app)
-    app.jinja_env.globals.update(oob=False, can=can)
+    from did_app.workspace import current_workspace
+    app.jinja_env.globals.update(oob=False, can=can, workspace=current_workspace)
     _register_blueprints(app)
     _register_hooks(app)
 

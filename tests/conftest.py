@@ -132,11 +132,11 @@ def rendered(app):
     def full(sender, template, context, **extra):
         seen.append((template.name, None))
 
-    def block(sender, template, block, context, **extra):
-        seen.append((template, [block]))
+    def block(sender, template_name, block_name, context, **extra):
+        seen.append((template_name, [block_name]))
 
-    def blocks(sender, template, blocks, context, **extra):
-        seen.append((template, list(blocks)))
+    def blocks(sender, template_name, block_names, context, **extra):
+        seen.append((template_name, list(block_names)))
 
     template_rendered.connect(full, app)
     template_block_rendered.connect(block, app)

@@ -154,7 +154,7 @@ def edit_user(user_id: int):
             flash("User updated.", "success")
             return redirect(url_for("auth.users"))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("auth/user_edit.html", user=user, form=form), status
+    return render_template("auth/user_edit.html", user=user, form=form, temporary=None), status
 
 
 @bp.post("/users/<int:user_id>/reset-password")

@@ -1,0 +1,217 @@
+"""The My Numbers table over HTTP: counts, filters, search report, export, page vs fragment."""
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+
+from did_app import clock
+from did_app.numbers.export import COLUMNS
+from tests import factories as f
+from tests.conftest import login
+
+
+def _row_count(html: str) -> int:
+    return len(re.findall(r'<tr id="number-\d+"', html))
+
+
+@pytest.fixture
+def inventory(app):
+    with app.app_context():
+        now = clock.now()
+        trunk = f.make_voice_trunk(name="sip-main")
+        vr = f.make_verification_request(status="rejected")
+        specs = [
+            dict(voice_route_id=trunk.id, description="Sales London"),
+            dict(voice_route_id=trunk.id, billing_cycles_count=0, expires_at=now + timedelta(days=3)),
+            dict(description="unrouted support"),
+            dict(porting=True, expires_at=None),
+            dict(needs_registration=True, awaiting_registration=True),
+            dict(needs_registration=True, awaiting_registration=True, verification_request_id=vr.id),
+            dict(cancelled_at=now - timedelta(days=2), voice_route_id=trunk.id),
+            dict(expired_at=now - timedelta(days=2), voice_route_id=trunk.id),
+            dict(number="+442071838750", country="GB", region=None, city="London", voice_route_id=trunk.id,
+                 description='=HYPERLINK("x")'),
+        ]
+        numbers = [f.make_number(**s) for s in specs]
+        return {"trunk": trunk.id, "numbers": [n.number for n in numbers]}
+
+
+def test_anonymous_requests_go_to_login(app, client, inventory):
+    login(app.test_client(), "admin")  # a user exists, so this is not the first run
+    login_needed = client.get("/numbers")
+    assert login_needed.status_code == 302 and "/login?next=/numbers" in login_needed.headers["Location"]
+    hx = client.get("/numbers", headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/numbers?page=2"})
+    assert hx.status_code == 401 and hx.headers["HX-Redirect"].endswith("/login?next=/numbers")
+    for path in ("/numbers/export.csv", f"/numbers/{inventory['numbers'][0][1:]}"):
+        assert client.get(path).status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/numbers", "/numbers?status=attention&sort=status",
+                                  "/numbers/export.csv", "/numbers/14155550001"])
+def test_a_viewer_can_read_every_page(app, client, inventory, path):
+    login(client, "viewer")
+    digits = inventory["numbers"][0][1:]
+    response = client.get(path.replace("14155550001", digits))
+    assert response.status_code == 200
+
+
+def test_each_quick_filter_count_equals_the_rows_it_returns(app, client, inventory):
+    login(client, "viewer")
+    html = client.get("/numbers").get_data(as_text=True)
+    counts = dict(re.findall(r'class="qf qf-(\w+)"[^>]*>[^<]*<span class="count">([\d,]+)</span>', html))
+    assert counts, "no quick filters rendered"
+    expected = {"active": 3, "not_configured": 1, "awaiting_registration": 2, "porting": 1,
+                "terminated": 2, "expiring_soon": 1, "attention": 5}
+    assert {k: int(v) for k, v in counts.items()} == expected
+    for key, count in counts.items():
+        page = client.get(f"/numbers?status={key}").get_data(as_text=True)
+        assert _row_count(page) == int(count), key
+
+
+def test_zero_count_quick_filters_are_hidden_but_all_is_shown(app, client):
+    with app.app_context():
+        f.make_number(voice_route_id=f.make_voice_trunk().id)
+    login(client, "viewer")
+    html = client.get("/numbers").get_data(as_text=True)
+    assert ">All <span class=\"count\">1</span>" in html
+    assert "qf-porting" not in html and "qf-active" in html
+
+
+def test_the_chosen_quick_filter_is_pressed_and_other_filters_are_kept(app, client, inventory):
+    login(client, "viewer")
+    html = client.get("/numbers?status=active&country=GB").get_data(as_text=True)
+    assert re.search(r'class="qf qf-active" role="button" aria-pressed="true"', html)
+    assert 'status=terminated&amp;country=GB' in html
+    assert _row_count(html) == 1
+
+
+def test_unknown_filter_values_are_ignored_with_a_note(app, client, inventory):
+    login(client, "viewer")
+    response = client.get("/numbers?type=foo&sort=sideways&voice_route=abc")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Ignored unknown filter value: type=foo" in html
+    assert "Ignored unknown filter value: sort=sideways" in html
+    assert _row_count(html) == 9
+
+
+def test_fragment_for_htmx_and_full_page_otherwise(app, client, inventory, rendered):
+    login(client, "viewer")
+    full = client.get("/numbers")
+    assert "<html" in full.get_data(as_text=True) and "HX-Request" in full.headers["Vary"]
+    fragment = client.get("/numbers?status=active", headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert "<html" not in body and body.lstrip().startswith('<div id="workspace">')
+    assert ("numbers/index.html", ["workspace"]) in rendered
+    boosted = client.get("/numbers", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    restore = client.get("/numbers", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in boosted.get_data(as_text=True) and "<html" in restore.get_data(as_text=True)
+
+
+def test_security_headers(app, client):
+    response = client.get("/healthz")
+    assert response.data == b"ok"
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_paste_a_list_reports_unknown_hidden_and_unrecognised(app, client, inventory):
+    login(client, "viewer")
+    known = inventory["numbers"][0]
+    porting = inventory["numbers"][3]
+    q = f"{known}\n{porting}\n+14155559999\n12\n{known}"
+    html = client.get("/numbers", query_string={"q": q, "status": "active"}).get_data(as_text=True)
+    assert "Searched 4 numbers: 1 found." in html
+    assert "1 not in the inventory:" in html and "+1 415-555-9999" in html
+    assert "1 hidden by other filters:" in html
+    assert "1 not recognised: <code>12</code>" in html
+    html = client.get("/numbers", query_string={"q": f"{known}, 12, +14155559999"}).get_data(as_text=True)
+    assert "1 not recognised: <code>12</code>" in html
+    assert _row_count(html) == 1
+
+
+def test_released_numbers_are_marked_in_the_report(app, client, inventory):
+    from did_app.db import db
+    from did_app.models import ReleasedNumber
+    with app.app_context():
+        now = clock.now()
+        db.session.add(ReleasedNumber(number="+14155559999", country="US", number_type="local",
+                                      added_at=now - timedelta(days=90), released_at=now - timedelta(days=5),
+                                      reason="expired", old_number_id=999))
+        db.session.commit()
+    login(client, "viewer")
+    html = client.get("/numbers", query_string={"q": "+14155559999"}).get_data(as_text=True)
+    assert "(released 23 Nov 2026)" in html
+
+
+def test_long_paste_posts_once_and_becomes_a_saved_list(app, client, inventory, hx):
+    login(client, "operator")
+    numbers = [f"+1212555{i:04d}" for i in range(150)] + [inventory["numbers"][0]]
+    response = hx.post("/numbers/lists", data={"q": "\n".join(numbers), "status": "active"})
+    assert response.status_code == 200
+    location = response.headers["HX-Location"]
+    token = re.search(r"list=([\w-]+)", location).group(1)
+    assert "status=active" in location
+    html = client.get(f"/numbers?list={token}").get_data(as_text=True)
+    assert "Searched 151 numbers: 1 found." in html
+    expired = client.get("/numbers?list=doesnotexist12345").get_data(as_text=True)
+    assert "This saved list has expired. Paste the numbers again." in expired
+
+
+def test_saving_a_list_needs_a_csrf_token(app, client, inventory):
+    login(client, "viewer")
+    assert client.post("/numbers/lists", data={"q": "+14155552671"}).status_code == 400
+
+
+def test_export_holds_exactly_the_filtered_rows_with_the_exact_columns(app, client, inventory):
+    login(client, "viewer")
+    response = client.get("/numbers/export.csv?status=active")
+    assert response.mimetype == "text/csv"
+    assert re.match(r'attachment; filename="my-numbers-\d{8}-\d{6}\.csv"', response.headers["Content-Disposition"])
+    body = response.get_data(as_text=True)
+    assert "\r\n" in body and not body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert tuple(rows[0]) == COLUMNS
+    html = client.get("/numbers?status=active").get_data(as_text=True)
+    assert len(rows) - 1 == _row_count(html) == 3
+    by_number = {r[0]: dict(zip(COLUMNS, r)) for r in rows[1:]}
+    gb = by_number["+442071838750"]
+    assert gb["description"] == "'=HYPERLINK(\"x\")"
+    assert gb["voice_route"] == "sip-main" and gb["monthly_price"] == "1.50"
+    assert gb["billing_cycles"] == "unlimited" and gb["features"] == "voice_in"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", gb["expires_at"])
+
+
+def test_export_of_everything_includes_porting_rows_last(app, client, inventory):
+    login(client, "viewer")
+    rows = list(csv.reader(io.StringIO(client.get("/numbers/export.csv").get_data(as_text=True))))
+    assert len(rows) - 1 == 9
+    assert rows[-1][5] == "porting" and rows[-1][7] == ""
+
+
+def test_sort_and_paging(app, client, inventory):
+    login(client, "viewer")
+    html = client.get("/numbers?per_page=25&sort=-expires").get_data(as_text=True)
+    assert "1–9 of 9" in html
+    past_end = client.get("/numbers?page=99").get_data(as_text=True)
+    assert "1–9 of 9" in past_end  # a page past the end shows the last page
+    ordered = client.get("/numbers?sort=status").get_data(as_text=True)
+    badges = re.findall(r'class="badge badge-(\w+)"', ordered)
+    order = ["porting", "awaiting_registration", "terminated", "not_configured", "active"]
+    assert badges == sorted(badges, key=order.index)
+
+
+def test_details_page_shows_the_readiness_checklist(app, client, inventory):
+    login(client, "viewer")
+    unrouted = inventory["numbers"][2][1:]
+    html = client.get(f"/numbers/{unrouted}").get_data(as_text=True)
+    assert "No voice trunk. Inbound calls go nowhere." in html
+    assert "Not ready: Voice trunk." in html
+    awaiting = inventory["numbers"][4][1:]
+    html = client.get(f"/numbers/{awaiting}").get_data(as_text=True)
+    assert "End-user registration required." in html and "Finish the steps above first." in html
+    assert client.get("/numbers/19999999999").status_code == 404
+    assert client.get("/numbers/abc").status_code == 404

@@ -76,4 +76,4 @@ backup: venv
 
 lint: venv
 	$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/python -m pip install -q ruff
-	$(BIN)/python -m ruff check did_app tests migrations bench app.py
+	$(BIN)/python -m ruff check .

@@ -9,8 +9,8 @@ values included) and data moves. A NOT NULL column added to a table holding data
 server_default (or add it nullable, backfill, then tighten), and so does a downgrade that re-adds
 one. Never import app code here: copy the data a migration needs.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

@@ -173,9 +173,9 @@ def test_sqlite_upgrade_fails_on_a_broken_reference(migr_app):
                 " VALUES (999, 'Main St 1', 'Springfield', '12345', 'US', '2026-01-01 00:00:00', 1)")
     raw.commit()
     raw.close()
-    with migr_app.app_context():
-        with pytest.raises(SystemExit):  # Flask-Migrate turns the RuntimeError into exit status 1
-            upgrade()
+    # Flask-Migrate turns env.py's RuntimeError into exit status 1
+    with migr_app.app_context(), pytest.raises(SystemExit):
+        upgrade()
 
 
 @pytest.mark.skipif(ON_PG, reason="SQLite foreign-key pragma handling")

@@ -10,9 +10,8 @@ indexes are created with op.create_index, and upgrade() inserts the reference ro
 did_app/reference.py seeds (requirements, proof types, reject reasons). The enum CHECK
 constraints are named by the target metadata's naming convention (ck_<table>_<enum name>).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -22,12 +21,14 @@ depends_on = None
 
 # --- reference rows: a copy of did_app/reference.py and registration/requirements.py SEED_ROWS
 REQUIREMENTS = (
-    dict(country="*", number_type="*", registration_required=False, identity_type="any",
-         address_area="country", personal_proofs=1, business_proofs=1, address_proofs=1),
-    dict(country="*", number_type="toll_free", registration_required=False, identity_type="any",
-         address_area="world_wide", personal_proofs=1, business_proofs=1, address_proofs=0),
-    dict(country="*", number_type="global", registration_required=False, identity_type="any",
-         address_area="world_wide", personal_proofs=1, business_proofs=1, address_proofs=0),
+    {"country": "*", "number_type": "*", "registration_required": False, "identity_type": "any",
+     "address_area": "country", "personal_proofs": 1, "business_proofs": 1, "address_proofs": 1},
+    {"country": "*", "number_type": "toll_free", "registration_required": False,
+     "identity_type": "any", "address_area": "world_wide", "personal_proofs": 1,
+     "business_proofs": 1, "address_proofs": 0},
+    {"country": "*", "number_type": "global", "registration_required": False,
+     "identity_type": "any", "address_area": "world_wide", "personal_proofs": 1,
+     "business_proofs": 1, "address_proofs": 0},
 )
 PROOF_TYPES = {
     "personal": ("Passport", "National ID card", "Driving licence"),
@@ -54,20 +55,21 @@ def _seed_reference_rows():
         sa.column("restriction_message", sa.String), sa.column("version", sa.Integer),
     )
     op.bulk_insert(requirement, [
-        dict(row, accepted_proof_types={}, personal_mandatory_fields=[], business_mandatory_fields=[],
-             service_description_required=False, restriction_message=None, version=1)
+        {**row, "accepted_proof_types": {}, "personal_mandatory_fields": [],
+         "business_mandatory_fields": [], "service_description_required": False,
+         "restriction_message": None, "version": 1}
         for row in REQUIREMENTS])
 
     proof_type = sa.table("proof_type", sa.column("entity", sa.String), sa.column("name", sa.String),
                           sa.column("retired", sa.Boolean))
-    op.bulk_insert(proof_type, [dict(entity=entity, name=name, retired=False)
+    op.bulk_insert(proof_type, [{"entity": entity, "name": name, "retired": False}
                                 for entity, names in PROOF_TYPES.items() for name in names])
 
     reject_reason = sa.table("reject_reason", sa.column("text", sa.String),
                              sa.column("position", sa.Integer), sa.column("retired", sa.Boolean),
                              sa.column("needs_comment", sa.Boolean))
-    op.bulk_insert(reject_reason, [dict(text=text, position=i, retired=False,
-                                        needs_comment=text.startswith("Other"))
+    op.bulk_insert(reject_reason, [{"text": text, "position": i, "retired": False,
+                                    "needs_comment": text.startswith("Other")}
                                    for i, text in enumerate(REJECT_REASONS)])
 
 

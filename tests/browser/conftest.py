@@ -1,0 +1,71 @@
+"""Browser tests: Debian's chromium driven by Playwright against a live werkzeug server."""
+import threading
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from did_app import create_app
+from did_app.clock import FakeClock
+from did_app.db import db
+from tests.conftest import ON_PG, PG_URL, T0
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync"]}
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    url = PG_URL if ON_PG else f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.sqlite3'}"
+    app = create_app({"TESTING": True, "SECRET_KEY": "browser-secret", "SQLALCHEMY_DATABASE_URI": url,
+                      "WTF_CSRF_ENABLED": True, "SCHEDULER": "off", "CLOCK": FakeClock(T0)})
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def live(live_app, live_server):
+    """An empty workspace (reference rows only) before each test."""
+    from did_app.reference import seed_reference_data
+
+    with live_app.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(sa.delete(table))
+        seed_reference_data(db.session)
+        db.session.commit()
+    return live_server
+
+
+@pytest.fixture
+def page(page, live_server):
+    """Every request must go to the live server: anything else is aborted and fails the test."""
+    outside = []
+
+    def guard(route):
+        if route.request.url.startswith(live_server) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.set_default_timeout(10_000)
+    yield page
+    assert outside == [], f"requests left the host: {outside}"

@@ -4,8 +4,8 @@ from zoneinfo import available_timezones
 from babel import Locale
 from babel.numbers import list_currencies
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
 _EN = Locale("en")
 CURRENCIES = sorted(list_currencies())
@@ -67,3 +67,38 @@ class EditUserForm(AttachMixin, FlaskForm):
         DataRequired("Enter a name."), Length(1, 80, "Display name must be 1–80 characters.")])
     role = SelectField("Role", choices=ROLE_CHOICES)
     active = BooleanField("Active")
+
+
+class SettingsForm(AttachMixin, FlaskForm, SettingsFields):
+    warn_days = IntegerField("Time-left warn (days)", validators=[
+        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
+    critical_days = IntegerField("Time-left critical (days)", validators=[
+        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
+    reminder_offsets = StringField("Reminder offsets (days before)", validators=[DataRequired("Enter 1–6 offsets.")])
+    forecast_horizon_days = IntegerField("Forecast horizon (days)", validators=[
+        InputRequired("Enter a whole number of days."), NumberRange(7, 90, "Enter 7–90 days.")])
+    registration_deadline_days = IntegerField("Registration deadline (days)", validators=[
+        InputRequired("Enter a whole number of days."), NumberRange(1, 365, "Enter 1–365 days.")])
+    resubmit_grace_days = IntegerField("Resubmit grace after rejection (days)", validators=[
+        InputRequired("Enter a whole number of days."), NumberRange(0, 60, "Enter 0–60 days.")])
+    aging_pool_days = IntegerField("Aging pool (days)", validators=[
+        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
+    restore_window_days = IntegerField("Restore window (days)", validators=[
+        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
+    undo_window_hours = IntegerField("Undo window (hours, 0 = off)", validators=[
+        InputRequired("Enter a whole number of hours."), NumberRange(0, 168, "Enter 0–168 hours.")])
+    digest_hour = IntegerField("Digest hour (local time)", validators=[
+        InputRequired("Enter an hour."), NumberRange(0, 23, "Enter an hour from 0 to 23.")])
+
+    def validate_critical_days(self, field):
+        if self.warn_days.data is not None and field.data is not None and field.data >= self.warn_days.data:
+            raise ValidationError("Critical days must be fewer than warn days.")
+
+    def validate_reminder_offsets(self, field):
+        parts = [p.strip() for p in (field.data or "").split(",") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            raise ValidationError("Enter whole numbers of days separated by commas, e.g. 30, 7, 1.")
+        values = [int(p) for p in parts]
+        if not 1 <= len(values) <= 6 or len(set(values)) != len(values) or not all(1 <= v <= 365 for v in values):
+            raise ValidationError("Enter 1–6 different offsets, each 1–365 days.")
+        field.parsed = sorted(values, reverse=True)

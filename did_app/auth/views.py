@@ -7,7 +7,8 @@ from flask_login import current_user, login_user, logout_user
 
 from did_app import audit, clock
 from did_app.auth import service
-from did_app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm, SetupForm
+from did_app.auth.forms import (ChangePasswordForm, EditUserForm, LoginForm, NewUserForm, SettingsForm,
+                                SetupForm)
 from did_app.db import db
 from did_app.errors import DomainError
 from did_app.models import LedgerEntry, User
@@ -164,3 +165,33 @@ def reset_password(user_id: int):
     temporary = service.reset_password(audit.Actor.current(), user_id)
     return render_template("auth/user_edit.html", user=user, form=EditUserForm(obj=user),
                            temporary=temporary)
+
+
+SETTING_FIELDS = ("time_zone", "default_country", "warn_days", "critical_days", "forecast_horizon_days",
+                  "registration_deadline_days", "resubmit_grace_days", "aging_pool_days",
+                  "restore_window_days", "undo_window_hours", "digest_hour")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@role_required("admin")
+def settings():
+    ws = current_workspace()
+    locked = _currency_locked()
+    data = {k: getattr(ws, k) for k in SETTING_FIELDS}
+    data.update(workspace_name=ws.name, currency=ws.currency,
+                reminder_offsets=", ".join(str(o) for o in ws.reminder_offsets or []))
+    form = SettingsForm(data=data if request.method == "GET" else None)
+    if form.validate_on_submit():
+        values = {k: getattr(form, k).data for k in SETTING_FIELDS}
+        values.update(name=form.workspace_name.data.strip(), reminder_offsets=form.reminder_offsets.parsed)
+        if not locked:
+            values["currency"] = form.currency.data
+        try:
+            service.update_settings(audit.Actor.current(), values)
+        except DomainError as err:
+            form.attach(err)
+        else:
+            flash("Settings saved.", "success")
+            return redirect(url_for("auth.settings"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/settings.html", form=form, currency_locked=locked), status

@@ -187,3 +187,32 @@ def test_create_user_cli(app):
     result = runner.invoke(args=["create-user", "p@example.com", "--role", "admin", "--password-stdin"],
                            input="short\n")
     assert result.exit_code != 0 and "Password must be 12–128 characters." in result.output
+
+
+def test_settings_page_saves_and_reports_errors_next_to_fields(app, client):
+    login(client, "admin")
+    html = client.get("/numbers").get_data(as_text=True)
+    assert "Please review the workspace settings" in html  # the first admin came from the CLI
+    token = csrf_from(client.get("/settings").get_data(as_text=True))
+    data = {"csrf_token": token, "workspace_name": "Ops", "currency": "USD", "time_zone": "UTC",
+            "default_country": "US", "warn_days": "7", "critical_days": "9", "reminder_offsets": "30, 7, 7",
+            "forecast_horizon_days": "30", "registration_deadline_days": "30", "resubmit_grace_days": "7",
+            "aging_pool_days": "34", "restore_window_days": "35", "undo_window_hours": "24", "digest_hour": "8"}
+    bad = client.post("/settings", data=data)
+    body = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "Critical days must be fewer than warn days." in body
+    assert "Enter 1–6 different offsets, each 1–365 days." in body
+    with app.app_context():
+        assert db.session.scalar(sa.select(Workspace.name)) == "My Numbers"
+    good = client.post("/settings", data={**data, "critical_days": "2", "reminder_offsets": "7, 30"})
+    assert good.status_code == 302
+    with app.app_context():
+        ws = db.session.scalar(sa.select(Workspace))
+        assert (ws.name, ws.critical_days, ws.reminder_offsets, ws.settings_reviewed) == ("Ops", 2, [30, 7], True)
+    assert "Please review the workspace settings" not in client.get("/numbers").get_data(as_text=True)
+
+
+def test_settings_are_admin_only(app, client):
+    login(client, "operator")
+    assert client.get("/settings").status_code == 403

@@ -2,7 +2,7 @@
 import json
 
 import sqlalchemy as sa
-from flask import (Blueprint, Response, abort, g, make_response, redirect, request,
+from flask import (Blueprint, Response, abort, flash, g, make_response, redirect, request,
                    stream_with_context, url_for)
 from sqlalchemy.orm import selectinload
 
@@ -12,6 +12,7 @@ from did_app.errors import DomainError
 from did_app.htmx import render, wants_fragment
 from did_app.models import AuditEvent, Number, VoiceRoute
 from did_app.numbers import export, queries, readiness, report, search, service
+from did_app.security import role_required
 from did_app.numbers import filter_options
 
 bp = Blueprint("numbers", __name__)
@@ -85,6 +86,20 @@ def save_list():
         resp.headers["HX-Location"] = json.dumps({"path": target, "target": "#workspace", "swap": "outerHTML"})
         return resp
     return redirect(target, 303)
+
+
+@bp.post("/numbers/demo")
+@role_required("operator")
+def load_demo():
+    """The empty state's "Load demo data": the seed-demo command's work, only into an empty inventory."""
+    from did_app import demo
+
+    if db.session.scalar(sa.select(sa.exists().where(Number.id.is_not(None)))):
+        flash("Demo data can only be loaded into an empty inventory.", "error")
+        return redirect(url_for("numbers.index"), 303)
+    demo.seed_demo(2000, 1)
+    flash("Demo workspace loaded: 2,000 numbers.", "success")
+    return redirect(url_for("numbers.index"), 303)
 
 
 @bp.get("/numbers/export.csv")

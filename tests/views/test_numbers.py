@@ -215,3 +215,25 @@ def test_details_page_shows_the_readiness_checklist(app, client, inventory):
     assert "End-user registration required." in html and "Finish the steps above first." in html
     assert client.get("/numbers/19999999999").status_code == 404
     assert client.get("/numbers/abc").status_code == 404
+
+
+def test_load_demo_data_is_for_operators_and_only_into_an_empty_inventory(app, client, monkeypatch):
+    from did_app import demo
+    calls = []
+    monkeypatch.setattr(demo, "seed_demo", lambda n, s: calls.append((n, s)) or "seeded")
+    viewer = app.test_client()
+    login(viewer, "viewer")
+    from tests.conftest import csrf_from
+    token = csrf_from(viewer.get("/numbers").get_data(as_text=True))
+    assert viewer.post("/numbers/demo", data={"csrf_token": token}).status_code == 403
+    login(client, "operator")
+    html = client.get("/numbers").get_data(as_text=True)
+    assert "Load demo data" in html
+    token = csrf_from(html)
+    assert client.post("/numbers/demo", data={"csrf_token": token}).status_code == 303
+    assert calls == [(2000, 1)]
+    with app.app_context():
+        f.make_number()
+    response = client.post("/numbers/demo", data={"csrf_token": token}, follow_redirects=True)
+    assert "Demo data can only be loaded into an empty inventory." in response.get_data(as_text=True)
+    assert calls == [(2000, 1)]

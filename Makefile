@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 		if ! $(PYTHON) -m venv $(VENV); then \
 			rm -rf $(VENV); \
 			$(SUDO) apt-get update -qq; \
-			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-venv; \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
 			$(PYTHON) -m venv $(VENV); \
 		fi; \
 	fi
@@ -44,7 +44,7 @@ dev: venv
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		$(SUDO) apt-get update -qq; \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 
 # with DATABASE_URL=postgresql+psycopg://did:did@127.0.0.1:5432/did_test, start a local server first

@@ -28,7 +28,7 @@ installed() {
 if ! installed; then
     echo "start_postgres: installing Debian's postgresql package"
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq postgresql >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 
 VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"

@@ -62,8 +62,9 @@ def _init_login(app: Flask) -> None:
 
 
 def _unauthorized():
-    from flask import make_response
     from urllib.parse import urlsplit
+
+    from flask import make_response
 
     if request.headers.get("HX-Request") == "true":
         current = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/numbers"

@@ -2,13 +2,13 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
 from babel import Locale
+from babel.dates import format_date, format_datetime
 from flask import g
 
 from did_app import money, phone
 
-LOCALE = "en_GB"  # day-month-year dates ("5 Dec 2026"), as the spec's examples
+LOCALE = "en"  # "5 Dec 2026", as the spec writes dates
 
 
 def _ws():

@@ -41,6 +41,10 @@
   });
   function grow(t) { t.style.height = "auto"; t.style.height = Math.min(t.scrollHeight, 240) + "px"; }
   document.addEventListener("input", function (evt) { if (evt.target.id === "q") grow(evt.target); });
+  document.addEventListener("DOMContentLoaded", function () {
+    var q = document.getElementById("q");
+    if (q && q.value) grow(q);
+  });
 
   // Keep the filter panel open across table swaps.
   var panelOpen = false;

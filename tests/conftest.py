@@ -67,8 +67,8 @@ def client(app):
 
 def login(client, role="operator", email=None):
     """Make a user with `role` and log the client in (Flask-Login's session keys)."""
-    from did_app.auth import service
     from did_app.audit import Actor
+    from did_app.auth import service
 
     app = client.application
     email = email or f"{role}{os.urandom(3).hex()}@example.com"

@@ -4,8 +4,18 @@ from datetime import timedelta
 
 from did_app import clock
 from did_app.db import db
-from did_app.models import (CapacityGroup, CapacityPool, CapacityPoolCountry, Identity, Number,
-                            Order, SmsRoute, VerificationRequest, VoiceRoute, Address)
+from did_app.models import (
+    Address,
+    CapacityGroup,
+    CapacityPool,
+    CapacityPoolCountry,
+    Identity,
+    Number,
+    Order,
+    SmsRoute,
+    VerificationRequest,
+    VoiceRoute,
+)
 from did_app.models.numbers import features_mask
 from did_app.numbers import status
 

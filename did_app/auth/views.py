@@ -7,8 +7,7 @@ from flask_login import current_user, login_user, logout_user
 
 from did_app import audit, clock
 from did_app.auth import service
-from did_app.auth.forms import (ChangePasswordForm, EditUserForm, LoginForm, NewUserForm, SettingsForm,
-                                SetupForm)
+from did_app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm, SettingsForm, SetupForm
 from did_app.db import db
 from did_app.errors import DomainError
 from did_app.models import LedgerEntry, User

@@ -8,8 +8,16 @@ from sqlalchemy.orm import aliased
 
 from did_app import money
 from did_app.db import db
-from did_app.models import (CapacityGroup, Identity, Number, Order, PortInRequest, SmsRoute,
-                            VerificationRequest, VoiceRoute)
+from did_app.models import (
+    CapacityGroup,
+    Identity,
+    Number,
+    Order,
+    PortInRequest,
+    SmsRoute,
+    VerificationRequest,
+    VoiceRoute,
+)
 from did_app.models.numbers import features_codes
 
 COLUMNS = ("number", "country", "region", "city", "number_type", "status", "expiring_soon",

@@ -7,9 +7,9 @@ from did_app import filters
 from did_app.db import db
 from did_app.models import CapacityGroup, Identity, Number, SmsRoute, VoiceRoute
 from did_app.models.numbers import FEATURES, NUMBER_TYPES
+from did_app.models.registration import VERIFICATION_STATES
 from did_app.numbers import queries
 from did_app.numbers.display import LABELS
-from did_app.models.registration import VERIFICATION_STATES
 
 
 def countries_present() -> list[str]:

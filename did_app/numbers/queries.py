@@ -1,5 +1,6 @@
 """Read side of My Numbers: the view state from the query string, filters, counts, sort, paging."""
 from __future__ import annotations  # View has a field named "list"
+
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from did_app.db import db
-from did_app.models import (LedgerEntry, Number, Order, PortInRequest, VerificationRequest)
+from did_app.models import LedgerEntry, Number, Order, PortInRequest, VerificationRequest
 from did_app.models.numbers import FEATURES, NUMBER_TYPES, STATUSES
 
 QUICK_FILTERS = ("attention", "active", "not_configured", "awaiting_registration", "porting",

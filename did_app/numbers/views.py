@@ -2,8 +2,7 @@
 import json
 
 import sqlalchemy as sa
-from flask import (Blueprint, Response, abort, flash, g, make_response, redirect, request,
-                   stream_with_context, url_for)
+from flask import Blueprint, Response, abort, flash, g, make_response, redirect, request, stream_with_context, url_for
 from sqlalchemy.orm import selectinload
 
 from did_app import clock
@@ -11,9 +10,8 @@ from did_app.db import db
 from did_app.errors import DomainError
 from did_app.htmx import render, wants_fragment
 from did_app.models import AuditEvent, Number, VoiceRoute
-from did_app.numbers import export, queries, readiness, report, search, service
+from did_app.numbers import export, filter_options, queries, readiness, report, search, service
 from did_app.security import role_required
-from did_app.numbers import filter_options
 
 bp = Blueprint("numbers", __name__)
 

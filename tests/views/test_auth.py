@@ -1,6 +1,4 @@
 """First run, login and throttling, logout, the Users page and CSRF (access.md §1–§5)."""
-import re
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -106,8 +104,8 @@ def test_deactivated_users_cannot_log_in_and_lose_their_session(app, client):
     login(admin_client, "admin", email="admin@example.com")
     user_id = login(client, "operator", email="op@example.com")
     assert client.get("/numbers").status_code == 200
-    from did_app.auth import service
     from did_app.audit import Actor
+    from did_app.auth import service
     with app.app_context():
         service.update_user(Actor(None, "cli"), user_id, display_name="Op", role="operator", active=False)
     assert client.get("/numbers").status_code == 302

@@ -50,6 +50,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, health_bp, numbers_bp):
         app.register_blueprint(bp)
+    from did_app.numbers import template_globals
+    template_globals.install(app)
 
 
 def _init_login(app: Flask) -> None:

@@ -1,5 +1,6 @@
 """Jinja filters: display time zone, money, numbers. Formatting lives here, not in SQL."""
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -8,6 +9,7 @@ from flask import g
 
 from did_app import money, phone
 
+_EN = Locale("en")
 LOCALE = "en"  # "5 Dec 2026", as the spec writes dates
 
 
@@ -16,12 +18,22 @@ def _ws():
     return g.workspace if "workspace" in g else current_workspace()
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def local(dt: datetime | None) -> datetime | None:
-    return dt.astimezone(ZoneInfo(_ws().time_zone)) if dt else None
+    return dt.astimezone(_zone(_ws().time_zone)) if dt else None
 
 
 def fmt_datetime(dt: datetime | None) -> str:
     return format_datetime(local(dt), "d MMM yyyy, HH:mm", locale=LOCALE) if dt else ""
+
+
+@lru_cache(maxsize=4096)
+def _date_text(day) -> str:
+    return format_date(day, "d MMM yyyy", locale=LOCALE)
 
 
 def fmt_date(value) -> str:
@@ -29,19 +41,25 @@ def fmt_date(value) -> str:
         return ""
     if isinstance(value, datetime):
         value = local(value).date()
-    return format_date(value, "d MMM yyyy", locale=LOCALE)
+    return _date_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _money_text(minor: int, currency: str) -> str:
+    return money.format_money(minor, currency)
 
 
 def fmt_money(minor: int | None) -> str:
-    return money.format_money(minor, _ws().currency)
+    return "" if minor is None else _money_text(minor, _ws().currency)
 
 
+@lru_cache(maxsize=512)
 def country_name(code: str | None) -> str:
     if not code:
         return ""
     if code == phone.NON_GEO:
         return "International"
-    return Locale("en").territories.get(code, code)
+    return _EN.territories.get(code, code)
 
 
 def register(app) -> None:

@@ -45,9 +45,10 @@ def country_of(num) -> str:
 def type_of(num) -> str:
     if num.country_code == 800:
         return "global"
-    if num.country_code == 1:
+    detected = TYPE_MAP.get(phonenumbers.number_type(num), "national")
+    if num.country_code == 1 and detected not in ("toll_free", "shared_cost"):
         return "local"  # NANP can't tell fixed from mobile
-    return TYPE_MAP.get(phonenumbers.number_type(num), "national")
+    return detected
 
 
 def locate(num) -> tuple[str | None, str | None]:

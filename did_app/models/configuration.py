@@ -134,7 +134,7 @@ class CapacityGroup(db.Model):
         sa.CheckConstraint("shared_channels >= 0", name="shared_not_negative"),
     )
 
-    pool = relationship("CapacityPool", lazy="joined")
+    pool = relationship("CapacityPool", lazy="select")
 
 
 class ConfigurationProfile(db.Model):

@@ -42,7 +42,7 @@ class Number(db.Model):
     __tablename__ = "number"
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(16), unique=True)
-    country: Mapped[str] = mapped_column(sa.String(3), index=True)
+    country: Mapped[str] = mapped_column(sa.String(3))  # indexed with number, below
     region: Mapped[str | None] = mapped_column(sa.String(100))
     city: Mapped[str | None] = mapped_column(sa.String(100))
     number_type: Mapped[str] = mapped_column(portable_enum(*NUMBER_TYPES, name="number_type"))
@@ -83,6 +83,9 @@ class Number(db.Model):
     status: Mapped[str] = mapped_column(portable_enum(*STATUSES, name="number_status"),
                                         default="not_configured")
     expiring_soon: Mapped[bool] = mapped_column(default=False)
+    # the part of "Needs attention" that does not depend on the clock (not configured, awaiting
+    # with missing or rejected details, expired), stored like status so the count is an index count
+    attention_static: Mapped[bool] = mapped_column(default=False)
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.CheckConstraint("cancelled_at IS NULL OR expired_at IS NULL", name="not_cancelled_and_expired"),
@@ -94,9 +97,13 @@ class Number(db.Model):
         sa.Index("ix_number_expires_at_number", "expires_at", "number"),
         # the quick-filter counts read only this index (a covering scan)
         sa.Index("ix_number_status_expiring_soon", "status", "expiring_soon"),
-        sa.Index("ix_number_status_expires_at", "status", "expires_at"),
+        sa.Index("ix_number_status_expires_at", "status", "expires_at", "number"),
         sa.Index("ix_number_status_number", "status", "number"),
-        sa.Index("ix_number_expiring_soon_expires_at", "expiring_soon", "expires_at"),
+        sa.Index("ix_number_status_country", "status", "country"),
+        sa.Index("ix_number_attention_static", "attention_static"),
+        sa.Index("ix_number_cancelled_at", "cancelled_at"),
+        # ordered pages of Expiring soon, and (covering) the count of those due within warn days
+        sa.Index("ix_number_expiring_soon_expires_at", "expiring_soon", "expires_at", "attention_static"),
         sa.Index("ix_number_country_number", "country", "number"),
     )
 

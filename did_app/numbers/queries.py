@@ -7,10 +7,12 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from did_app.db import db
-from did_app.models import LedgerEntry, Number, Order, PortInRequest, VerificationRequest
+from did_app.models import (CapacityGroup, Identity, LedgerEntry, Number, NumberService, Order, PortInRequest,
+                            SmsRoute, VerificationRequest, VoiceRoute)
 from did_app.models.numbers import FEATURES, NUMBER_TYPES, STATUSES
 
 QUICK_FILTERS = ("attention", "active", "not_configured", "awaiting_registration", "porting",
@@ -178,20 +180,25 @@ def will_not_renew(ws):
     return cond
 
 
-def attention_condition(ws, now: datetime):
-    """Needs attention (numbers.md §4.3), split by stored status so each branch uses an index."""
+def _clock_driven_attention(ws, now: datetime):
+    """The two parts of Needs attention that time alone can start (numbers.md §4.3)."""
     soon = now + timedelta(days=ws.warn_days)
-    restore_ends_soon = Number.cancelled_at <= soon - timedelta(days=ws.restore_window_days)
-    live_wont_renew = sa.and_(Number.expired_at.is_(None), Number.cancelled_at.is_(None),
+    restore_ends_soon = sa.and_(Number.status == "terminated",
+                                Number.cancelled_at <= soon - timedelta(days=ws.restore_window_days))
+    live_wont_renew = sa.and_(Number.status.in_(("active", "awaiting_registration")),
+                              Number.expired_at.is_(None), Number.cancelled_at.is_(None),
                               Number.expires_at <= soon, will_not_renew(ws))
-    return sa.or_(
-        Number.status == "not_configured",
-        sa.and_(Number.status == "awaiting_registration", sa.or_(
-            Number.verification_request_id.is_(None), _vr_status_is("rejected"),
-            Number.expired_at.is_not(None), restore_ends_soon, live_wont_renew)),
-        sa.and_(Number.status == "terminated", sa.or_(Number.expired_at.is_not(None), restore_ends_soon)),
-        sa.and_(Number.status == "active", Number.expires_at <= soon, will_not_renew(ws)),
-    )
+    return restore_ends_soon, live_wont_renew
+
+
+def attention_condition(ws, now: datetime):
+    """Needs attention: the stored clock-free part, or one of the clock-driven parts.
+
+    Wrapped in CASE so the planner walks the sort index and stops at a page, instead of merging
+    three index ranges and sorting a fifth of the table (a "multi-index OR").
+    """
+    either = sa.or_(Number.attention_static.is_(True), *_clock_driven_attention(ws, now))
+    return sa.case((either, 1), else_=0) == 1
 
 
 def _status_condition(value: str, ws, now):
@@ -283,18 +290,41 @@ def search_conditions(plan) -> list:
 
 # ---------------------------------------------------------------- counts
 
+def _count(*where):
+    stmt = sa.select(sa.func.count()).select_from(Number)
+    return (stmt.where(*where) if where else stmt).scalar_subquery()
+
+
 def quick_filter_counts(ws, now: datetime) -> dict[str, int]:
-    """Counts over the whole inventory: one grouped query over the covering index, plus attention."""
-    rows = db.session.execute(sa.select(Number.status, Number.expiring_soon, sa.func.count())
-                              .group_by(Number.status, Number.expiring_soon)).all()
-    counts = dict.fromkeys(("all", *QUICK_FILTERS), 0)
-    for status, expiring, n in rows:
-        counts["all"] += n
-        counts[status] += n
-        if expiring:
-            counts["expiring_soon"] += n
-    counts["attention"] = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Number).where(attention_condition(ws, now)))
+    """Counts over the whole inventory, in one query of index-range counts.
+
+    Each count reads one range of an index on a stored column, which is far cheaper than grouping
+    the whole table; Active, the big bucket, is the total (a b-tree count) minus the others. The
+    clock-driven parts of Needs attention are narrow ranges of the cancellation and expiry indexes.
+    """
+    soon = now + timedelta(days=ws.warn_days)
+    smaller = [s for s in STATUSES if s != "active"]
+    columns = [_count().label("all")] + [_count(Number.status == s).label(s) for s in smaller]
+    columns += [
+        _count(Number.expiring_soon.is_(True)).label("expiring_soon"),
+        _count(Number.attention_static.is_(True)).label("attention_static"),
+        # cancelled numbers are never in the static part (terminated, not expired)
+        _count(Number.cancelled_at <= soon - timedelta(days=ws.restore_window_days)).label("restore_ends_soon"),
+        # expiring soon implies not terminated; porting has no expires_at; not configured is static
+        _count(Number.expiring_soon.is_(True), Number.attention_static.is_(False),
+               Number.expires_at <= soon).label("cycles_zero_soon"),
+    ]
+    if ws.renewal_risk_cutoff_at is not None:
+        _, live_wont_renew = _clock_driven_attention(ws, now)
+        columns.append(_count(Number.expiring_soon.is_(False), Number.attention_static.is_(False),
+                              Number.expires_at >= ws.renewal_risk_cutoff_at, live_wont_renew).label("at_risk_soon"))
+    row = db.session.execute(sa.select(*columns)).one()._mapping
+    counts = {s: row[s] for s in smaller}
+    counts["all"] = row["all"]
+    counts["active"] = row["all"] - sum(counts[s] for s in smaller)
+    counts["expiring_soon"] = row["expiring_soon"]
+    counts["attention"] = (row["attention_static"] + row["restore_ends_soon"] + row["cycles_zero_soon"]
+                           + row.get("at_risk_soon", 0))
     return counts
 
 
@@ -374,26 +404,55 @@ def load_rows(ids: list[int]) -> list[Number]:
     """Full rows for the ids, in the ids' order, with what the table shows."""
     if not ids:
         return []
+    # many-to-one in the same query (load_only would cost more than the columns it saves)
     rows = db.session.scalars(sa.select(Number).where(Number.id.in_(ids)).options(
-        selectinload(Number.voice_route), selectinload(Number.sms_route),
-        selectinload(Number.capacity_group), selectinload(Number.identity),
-        selectinload(Number.verification_request), selectinload(Number.services),
-        selectinload(Number.order), selectinload(Number.port_in_request))).all()
+        joinedload(Number.voice_route), joinedload(Number.sms_route), joinedload(Number.capacity_group),
+        joinedload(Number.identity), joinedload(Number.verification_request))).all()
+    # services by hand: selectinload's per-call setup costs several times the query itself
+    services = {}
+    for svc in db.session.scalars(sa.select(NumberService).where(NumberService.number_id.in_(ids))
+                                  .order_by(NumberService.kind)):
+        services.setdefault(svc.number_id, []).append(svc)
+    for number in rows:
+        set_committed_value(number, "services", services.get(number.id, []))
     by_id = {n.id: n for n in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
 def fetch_page(conds: list, view: View, counts: dict | None) -> Page:
-    if counts is not None and not conds:
-        # unfiltered: the quick-filter counts already hold every segment's size
-        seg_counts = _unfiltered_segment_counts(view.sort, counts)
-    else:
+    seg_counts = _known_segment_counts(view, counts, conds)
+    if seg_counts is None:
         seg_counts = segment_counts(conds, view.sort)
     total = sum(seg_counts)
     pages = max(1, -(-total // view.per_page))
     page = min(view.page, pages)  # a page past the end shows the last page
     ids = page_ids(conds, view.sort, seg_counts, page, view.per_page)
     return Page(rows=load_rows(ids), total=total, page=page, per_page=view.per_page)
+
+
+def _known_segment_counts(view: View, counts: dict | None, conds: list) -> list[int] | None:
+    """Segment sizes the quick-filter counts already hold: no filter, or one quick filter alone."""
+    if counts is None:
+        return None
+    if not conds:
+        return _unfiltered_segment_counts(view.sort, counts)
+    if view.filter_count != 1 or len(view.status) != 1:
+        return None
+    key = view.status[0]
+    total = counts[key]
+    if view.sort in ("expires", "-expires"):
+        # expires_at is null exactly while porting; Needs attention never includes porting
+        if key == "porting":
+            porting = total
+        elif key == "expiring_soon":
+            porting = db.session.scalar(sa.select(sa.func.count()).where(
+                Number.status == "porting", Number.expiring_soon.is_(True)))
+        else:
+            porting = 0
+        return [total - porting, porting]
+    if view.sort == "status":
+        return [total if s == key else 0 for s in STATUS_ORDER] if key in STATUSES else None
+    return [total]
 
 
 def _unfiltered_segment_counts(sort: str, counts: dict) -> list[int]:

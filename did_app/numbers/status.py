@@ -56,13 +56,27 @@ def expiring_soon_expr():
                    Number.expired_at.is_(None))
 
 
+def attention_static_expr():
+    """Needs attention, minus its clock-driven parts (numbers.md §4.3; those are in queries)."""
+    from did_app.models import VerificationRequest
+
+    rejected = sa.exists().where(VerificationRequest.id == Number.verification_request_id,
+                                 VerificationRequest.status == "rejected")
+    return sa.or_(
+        status_expr() == "not_configured",
+        sa.and_(Number.awaiting_registration.is_(True), Number.porting.is_(False),
+                sa.or_(Number.verification_request_id.is_(None), rejected)),
+        Number.expired_at.is_not(None))
+
+
 def recompute(*where) -> int:
-    """Set stored status and expiring_soon from the expressions for the numbers matching `where`.
+    """Set stored status, expiring_soon and attention_static from their expressions for `where`.
 
     Runs inside the caller's transaction. It is not an edit: no version bump, no history.
     """
     stmt = (sa.update(Number).where(*where)
-            .values(status=status_expr(), expiring_soon=sa.case((expiring_soon_expr(), True), else_=False))
+            .values(status=status_expr(), expiring_soon=sa.case((expiring_soon_expr(), True), else_=False),
+                    attention_static=sa.case((attention_static_expr(), True), else_=False))
             .execution_options(synchronize_session=False))
     return db.session.execute(stmt).rowcount
 

@@ -1,7 +1,7 @@
 """Names the numbers templates use, installed as Jinja globals (blocks rendered alone see them too)."""
 from did_app.models.numbers import CAPACITY_MODES, NUMBER_TYPES, STATUSES
 from did_app.models.registration import VERIFICATION_STATES
-from did_app.numbers import display, queries
+from did_app.numbers import cells, display, queries
 
 COLUMNS = (("number", "Number"), ("location", "Location"), ("type", "Type"), ("status", "Status"),
            ("time", "Time left"), ("features", "Features"), ("description", "Description"),
@@ -18,7 +18,13 @@ def try_order(members, index: int) -> int:
 
 
 def install(app) -> None:
+    with app.test_request_context():  # urls built once: url_for per icon per row is measurable
+        from flask import url_for
+        icons_url, numbers_url = url_for("static", filename="icons.svg"), url_for("numbers.index")
+    cells.set_icons_url(icons_url)
     app.jinja_env.globals.update(
+        icons_url=icons_url, numbers_url=numbers_url, feature_icons=cells.feature_icons,
+        badge_for=cells.badge_for, route_for=cells.route_for, services_for=cells.services_for,
         status_labels=STATUSES, type_labels=NUMBER_TYPES, capacity_labels=CAPACITY_MODES,
         feature_labels=display.LABELS["feature"], verification_labels=VERIFICATION_STATES,
         quick_filters=queries.QUICK_FILTERS, quick_labels=queries.QUICK_LABELS,

@@ -16,12 +16,6 @@ from did_app.security import role_required
 bp = Blueprint("numbers", __name__)
 
 
-@bp.record_once
-def _install_globals(state):
-    from did_app.numbers import template_globals
-    template_globals.install(state.app)
-
-
 @bp.get("/")
 def root():
     return redirect(url_for("numbers.index"))

@@ -664,6 +664,7 @@ def upgrade():
     sa.Column('updated_by', sa.Integer(), nullable=True),
     sa.Column('status', sa.Enum('porting', 'awaiting_registration', 'terminated', 'not_configured', 'active', name='number_status', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('expiring_soon', sa.Boolean(), nullable=False),
+    sa.Column('attention_static', sa.Boolean(), nullable=False),
     sa.CheckConstraint('billing_cycles_count BETWEEN 0 AND 999', name=op.f('ck_number_billing_cycles_range')),
     sa.CheckConstraint('cancelled_at IS NULL OR expired_at IS NULL', name=op.f('ck_number_not_cancelled_and_expired')),
     sa.CheckConstraint('capacity_limit BETWEEN 1 AND 32767', name=op.f('ck_number_capacity_limit_range')),
@@ -684,16 +685,18 @@ def upgrade():
     )
     op.create_index(op.f('ix_number_capacity_group_id'), 'number', ['capacity_group_id'])
     op.create_index(op.f('ix_number_capacity_pool_id'), 'number', ['capacity_pool_id'])
-    op.create_index(op.f('ix_number_country'), 'number', ['country'])
+    op.create_index('ix_number_attention_static', 'number', ['attention_static'])
+    op.create_index('ix_number_cancelled_at', 'number', ['cancelled_at'])
     op.create_index('ix_number_country_number', 'number', ['country', 'number'])
     op.create_index(op.f('ix_number_created_by'), 'number', ['created_by'])
     op.create_index('ix_number_expires_at_number', 'number', ['expires_at', 'number'])
-    op.create_index('ix_number_expiring_soon_expires_at', 'number', ['expiring_soon', 'expires_at'])
+    op.create_index('ix_number_expiring_soon_expires_at', 'number', ['expiring_soon', 'expires_at', 'attention_static'])
     op.create_index(op.f('ix_number_identity_id'), 'number', ['identity_id'])
     op.create_index(op.f('ix_number_order_id'), 'number', ['order_id'])
     op.create_index(op.f('ix_number_port_in_request_id'), 'number', ['port_in_request_id'])
     op.create_index(op.f('ix_number_sms_route_id'), 'number', ['sms_route_id'])
-    op.create_index('ix_number_status_expires_at', 'number', ['status', 'expires_at'])
+    op.create_index('ix_number_status_country', 'number', ['status', 'country'])
+    op.create_index('ix_number_status_expires_at', 'number', ['status', 'expires_at', 'number'])
     op.create_index('ix_number_status_expiring_soon', 'number', ['status', 'expiring_soon'])
     op.create_index('ix_number_status_number', 'number', ['status', 'number'])
     op.create_index(op.f('ix_number_updated_by'), 'number', ['updated_by'])

@@ -1,6 +1,7 @@
 """Reading the search box: description words, a pasted list of numbers, or a fragment (numbers.md §7.6)."""
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import phonenumbers
 import sqlalchemy as sa
@@ -55,11 +56,13 @@ def _read_international(item: str) -> str | None:
     return phone.e164(num) if num is not None else None
 
 
-def _readings(item: str, default_country: str) -> list[str]:
-    """Valid E.164 readings of one item: international first, then national."""
+@lru_cache(maxsize=100_000)
+def _readings(item: str, default_country: str) -> tuple[str, ...]:
+    """Valid E.164 readings of one item: international first, then national (cached: parsing
+    is the slow part of a 10,000-number paste, and the same lists come back)."""
     if item.startswith("+") or item.startswith("00"):
         found = _read_international(item)
-        return [found] if found else []
+        return (found,) if found else ()
     readings = []
     intl = _read_international(item)
     if intl:
@@ -67,7 +70,7 @@ def _readings(item: str, default_country: str) -> list[str]:
     national = phone.parse(item, default_country)
     if national is not None and phone.e164(national) not in readings:
         readings.append(phone.e164(national))
-    return readings
+    return tuple(readings)
 
 
 def _in_inventory(candidates: set[str]) -> set[str]:

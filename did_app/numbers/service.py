@@ -5,7 +5,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from did_app import clock
-from did_app.db import write_transaction
+from did_app.db import db, write_transaction
 from did_app.errors import DomainError
 from did_app.models import SavedList
 from did_app.numbers import search
@@ -21,23 +21,28 @@ def save_search_list(text: str, default_country: str) -> str:
     items = search.split_items(text, default_country)
     if len(items) > search.MAX_ITEMS:
         raise DomainError("Paste at most 10,000 numbers.", "q")
+    plan = search.resolve_items(items, default_country)  # parsed once; the list stores the result
     with write_transaction() as session:
         now = clock.now()
         token = secrets.token_urlsafe(12)[:16]
-        session.add(SavedList(token=token, items=items, source="search", created_at=now, last_used_at=now))
+        session.add(SavedList(token=token, items=plan.numbers, raw_unrecognised=plan.unrecognised,
+                              source="search", created_at=now, last_used_at=now))
     return token
 
 
-def load_saved_list(token: str) -> list[str] | None:
-    """The items of a live saved list, or None when it expired or never existed.
+def load_saved_list(token: str) -> search.SearchPlan | None:
+    """The numbers of a live saved list as a search plan, or None when it expired or never existed.
 
-    Reading a list keeps it alive: it is kept 30 days after it was last used.
+    Reading a list keeps it alive: it is kept 30 days after it was last used. The touch is a
+    separate, rare write (at most hourly), so viewing a list never takes the write lock.
     """
-    with write_transaction() as session:
-        now = clock.now()
-        saved = session.scalar(sa.select(SavedList).where(SavedList.token == token))
-        if saved is None or (not saved.keep and saved.last_used_at < now - LIST_TTL):
-            return None
-        if now - saved.last_used_at > timedelta(hours=1):  # avoid a write on every page view
-            saved.last_used_at = now
-        return list(saved.items)
+    now = clock.now()
+    saved = db.session.scalar(sa.select(SavedList).where(SavedList.token == token))
+    if saved is None or (not saved.keep and saved.last_used_at < now - LIST_TTL):
+        return None
+    plan = search.SearchPlan(kind="numbers", numbers=list(saved.items),
+                             unrecognised=list(saved.raw_unrecognised or []))
+    if now - saved.last_used_at > timedelta(hours=1):
+        with write_transaction() as session:
+            session.execute(sa.update(SavedList).where(SavedList.id == saved.id).values(last_used_at=now))
+    return plan

@@ -38,10 +38,10 @@ def _workspace_context(view: queries.View) -> dict:
 
 def _search_plan(view: queries.View, ws):
     if view.list:
-        items = service.load_saved_list(view.list)
-        if items is None:
+        plan = service.load_saved_list(view.list)
+        if plan is None:
             return search.SearchPlan(kind="numbers", numbers=[]), True
-        return search.resolve_items(items, ws.default_country), False
+        return plan, False
     return search.interpret(view.q, ws.default_country), False
 
 

@@ -237,3 +237,23 @@ def test_load_demo_data_is_for_operators_and_only_into_an_empty_inventory(app, c
     response = client.post("/numbers/demo", data={"csrf_token": token}, follow_redirects=True)
     assert "Demo data can only be loaded into an empty inventory." in response.get_data(as_text=True)
     assert calls == [(2000, 1)]
+
+
+def test_a_saved_list_expires_thirty_days_after_its_last_use(app, client, inventory, hx, clock):
+    login(client, "operator")
+    numbers = "\n".join([inventory["numbers"][0]] + [f"+1212555{i:04d}" for i in range(120)])
+    token = re.search(r"list=([\w-]+)", hx.post("/numbers/lists", data={"q": numbers}).headers["HX-Location"]).group(1)
+    clock.advance(days=29)
+    assert "Searched 121 numbers: 1 found." in client.get(f"/numbers?list={token}").get_data(as_text=True)
+    clock.advance(days=29)  # 29 days after its last use it is still kept
+    assert "Searched 121 numbers" in client.get(f"/numbers?list={token}").get_data(as_text=True)
+    clock.advance(days=31)
+    assert "This saved list has expired." in client.get(f"/numbers?list={token}").get_data(as_text=True)
+
+
+def test_pasting_more_than_ten_thousand_numbers_is_refused(app, client, hx):
+    login(client, "operator")
+    text = "\n".join(f"+1212{i:07d}" for i in range(10_001))
+    response = hx.post("/numbers/lists", data={"q": text})
+    assert response.status_code == 422
+    assert "Paste at most 10,000 numbers." in response.get_data(as_text=True)

@@ -27,8 +27,13 @@ def live_app(tmp_path_factory):
     app = create_app({"TESTING": True, "SECRET_KEY": "browser-secret", "SQLALCHEMY_DATABASE_URI": url,
                       "WTF_CSRF_ENABLED": True, "SCHEDULER": "off", "CLOCK": FakeClock(T0)})
     with app.app_context():
+        if ON_PG:
+            db.drop_all()  # the scratch database may hold an older schema
         db.create_all()
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,10 @@ from did_app.security import add_security_headers, can
 
 # endpoints reachable without a session (first run and login themselves, health, static)
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login", "auth.setup"}
+# the top navigation; an entry shows once its page exists
+NAV_LINKS = (("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
+             ("configuration.capacity.index", "Capacity"), ("configuration.profiles.index", "Profiles & rules"),
+             ("activity.index", "Activity"))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -34,7 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     filters.register(app)
     from did_app.workspace import current_workspace
-    app.jinja_env.globals.update(oob=False, can=can, workspace=current_workspace)
+    app.jinja_env.globals.update(
+        oob=False, can=can, workspace=current_workspace, nav_links=NAV_LINKS,
+        has_endpoint=lambda endpoint: endpoint in app.view_functions)
     _register_blueprints(app)
     _register_hooks(app)
 
@@ -44,11 +50,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from did_app.activity.views import bp as activity_bp
     from did_app.auth.views import bp as auth_bp
+    from did_app.configuration.views import bp as configuration_bp
     from did_app.health import bp as health_bp
     from did_app.numbers.views import bp as numbers_bp
 
-    for bp in (auth_bp, health_bp, numbers_bp):
+    for bp in (auth_bp, health_bp, numbers_bp, configuration_bp, activity_bp):
         app.register_blueprint(bp)
     from did_app.numbers import template_globals
     template_globals.install(app)

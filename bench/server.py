@@ -37,8 +37,9 @@ class Workspace:
         self.db = self.dir / "bench.sqlite3"
         self.keep = keep
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SMTP_"))}
+        # MALLOC_ARENA_MAX as `make run` and the README's production command set it
         self.env.update(DATABASE_URL=f"sqlite:///{self.db}", SECRET_KEY=SECRET_KEY, SCHEDULER="off",
-                        PYTHONUNBUFFERED="1")
+                        PYTHONUNBUFFERED="1", MALLOC_ARENA_MAX="2")
         self.env.pop("PROXY_FIX", None)
         self.env.pop("BASE_URL", None)
 

@@ -7,7 +7,8 @@ from flask_login import current_user
 
 from did_app import clock, config, filters
 from did_app.errors import register_error_handlers
-from did_app.extensions import csrf, db, login_manager, migrate
+from did_app.extensions import csrf, db, login_manager
+from did_app.migrations_cli import LazyDbGroup
 from did_app.htmx import add_vary
 from did_app.security import add_security_headers, can
 
@@ -27,8 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["clock"] = app.config.get("CLOCK") or clock.SystemClock()
 
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, directory=str(
-        __import__("pathlib").Path(app.root_path).parent / "migrations"))
+    app.cli.add_command(LazyDbGroup(app))
     csrf.init_app(app)
     _init_login(app)
     if app.config["PROXY_FIX"]:

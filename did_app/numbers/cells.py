@@ -74,3 +74,43 @@ def services_for(services) -> Markup:
     return Markup("".join(
         f'<span class="chip chip-service"><span class="dot dot-{s.status}" aria-hidden="true"></span>'
         f'{s.label}<span class="visually-hidden"> ({s.status})</span></span>' for s in services))
+
+
+# ---------------------------------------------------------------- inline-editable cells
+
+EDIT_URL = "/numbers/{id}/cells/{field}/edit"  # replaced at start-up from url_for
+CELLS = {  # field in the URL: (column label, CSS class, Number attribute)
+    "description": ("description", "col-description", "description"),
+    "voice_route": ("voice route", "col-voice", "voice_route_id"),
+    "sms_route": ("SMS route", "col-sms", "sms_route_id"),
+    "capacity_limit": ("capacity limit", "col-capacity", "capacity_limit"),
+    "renewal": ("renewal", "col-renewal", "billing_cycles_count"),
+}
+
+
+def set_edit_url(template: str) -> None:
+    global EDIT_URL
+    EDIT_URL = template
+
+
+def cell_id(number_id: int, field: str) -> str:
+    return f"number-{number_id}-{field}"
+
+
+def editable_cell(number, field: str, content, can_edit: bool, message: str | None = None,
+                  title: str | None = None) -> Markup:
+    """A table cell that is a button "Edit {column} of {number}" for those who may edit it."""
+    label, css, _ = CELLS[field]
+    content = escape(content)  # Markup passes through; plain text (a description) is escaped
+    title_attr = f' title="{escape(title)}"' if title else ""
+    note = (f'<small class="field-error" role="alert">{escape(message)}</small>' if message else "")
+    if not can_edit:
+        return Markup(f'<td id="{cell_id(number.id, field)}" class="{css}"{title_attr}>{content}{note}</td>')
+    from did_app.phone import display
+    url = EDIT_URL.replace("{id}", str(number.id)).replace("{field}", field)
+    shown = content or Markup('<span class="muted">—</span>')
+    return Markup(
+        f'<td id="{cell_id(number.id, field)}" class="{css}"{title_attr}>'
+        f'<button type="button" class="cell-edit" hx-get="{url}" hx-target="#{cell_id(number.id, field)}" '
+        f'hx-swap="outerHTML" aria-label="Edit {label} of {escape(display(number.number))}">'
+        f'{shown}</button>{note}</td>')

@@ -11,8 +11,14 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from did_app.db import db
-from did_app.models import (CapacityGroup, Identity, LedgerEntry, Number, NumberService, Order, PortInRequest,
-                            SmsRoute, VerificationRequest, VoiceRoute)
+from did_app.models import (
+    LedgerEntry,
+    Number,
+    NumberService,
+    Order,
+    PortInRequest,
+    VerificationRequest,
+)
 from did_app.models.numbers import FEATURES, NUMBER_TYPES, STATUSES
 
 QUICK_FILTERS = ("attention", "active", "not_configured", "awaiting_registration", "porting",

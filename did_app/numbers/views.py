@@ -2,15 +2,28 @@
 import json
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, g, make_response, redirect, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy.orm import selectinload
 
 from did_app import clock
+from did_app.audit import Actor
 from did_app.db import db
-from did_app.errors import DomainError
+from did_app.errors import Conflict, DomainError
 from did_app.htmx import render, wants_fragment
-from did_app.models import AuditEvent, Number, VoiceRoute
-from did_app.numbers import export, filter_options, queries, readiness, report, search, service
+from did_app.models import AuditEvent, Number, SmsRoute, VoiceRoute
+from did_app.numbers import cells, edits, export, filter_options, queries, readiness, report, search, service
 from did_app.security import role_required
 
 bp = Blueprint("numbers", __name__)
@@ -59,6 +72,113 @@ def filter_panel():
         return redirect(url_for("numbers.index", **request.args.to_dict(flat=False)), 303)
     return render("numbers/index.html", "filter_panel", view=view,
                   options=filter_options.panel_options(view))
+
+
+# ---------------------------------------------------------------- inline edits (numbers.md §7.2)
+
+def _cell_or_404(field: str) -> tuple:
+    if field not in cells.CELLS:
+        abort(404)
+    return cells.CELLS[field]
+
+
+def _editor(number: Number, field: str, *, error=None, value=None, renewal_mode=None, status=200):
+    choices = None
+    if field in ("voice_route", "sms_route"):
+        choices = edits.route_choices(VoiceRoute if field == "voice_route" else SmsRoute)
+    html = render_template("numbers/cell_editor.html", number=number, field=field, cells=cells.CELLS,
+                           cell_id=cells.cell_id(number.id, field), choices=choices, error=error,
+                           value=value, renewal_mode=renewal_mode)
+    response = make_response(html, status)
+    if status == 422:  # the form targets its row; an invalid value swaps only the cell
+        response.headers["HX-Retarget"] = "#" + cells.cell_id(number.id, field)
+        response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _number_by_id(number_id: int) -> Number:
+    rows = queries.load_rows([number_id])
+    if not rows:
+        abort(404)
+    return rows[0]
+
+
+@bp.get("/numbers/<int:number_id>/cells/<field>/edit")
+@role_required("operator")
+def edit_cell(number_id: int, field: str):
+    _cell_or_404(field)
+    if not wants_fragment():
+        return redirect(url_for("numbers.index"), 303)
+    return _editor(_number_by_id(number_id), field)
+
+
+@bp.get("/numbers/<int:number_id>/cells/<field>")
+def show_cell(number_id: int, field: str):
+    """The read-only cell again (Cancel)."""
+    _cell_or_404(field)
+    if not wants_fragment():
+        return redirect(url_for("numbers.index"), 303)
+    return _row_response(_number_by_id(number_id), blocks=("row",))
+
+
+def _view_of_current_page() -> queries.View:
+    """The table's view (filters, sort) from the page the edit came from, for the counts' links."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from werkzeug.datastructures import MultiDict
+    query = urlsplit(request.headers.get("HX-Current-URL", "")).query
+    return queries.parse_view(MultiDict([(k, v) for k, vs in parse_qs(query).items() for v in vs]))
+
+
+def _row_response(number: Number, *, blocks=("row", "counts"), conflict=None, status=200):
+    ws, now = g.workspace, clock.now()
+    context = dict(number=number, ws=ws, now=now, conflict=conflict, oob=True)
+    if "counts" in blocks:
+        context.update(view=_view_of_current_page(), counts=queries.quick_filter_counts(ws, now))
+    return render("numbers/index.html", *blocks, flash_oob=True, **context), status
+
+
+def _parse_cell(field: str, form) -> dict:
+    """The posted control as the field's value; a value that can't be read raises DomainError."""
+    raw = (form.get("value") or "").strip()
+    if field == "description":
+        return {"description": form.get("value") or ""}
+    if field in ("voice_route", "sms_route"):
+        if raw and not raw.isdigit():
+            raise DomainError("Choose a route from the list.", field)
+        return {cells.CELLS[field][2]: int(raw) if raw else None}
+    if field == "capacity_limit":
+        if raw and not raw.isdigit():
+            raise DomainError(edits.LIMIT_MESSAGE, field)
+        return {"capacity_limit": int(raw) if raw else None}
+    mode, count = form.get("mode"), (form.get("count") or "").strip()
+    if mode == "unlimited":
+        return {"billing_cycles_count": None}
+    if mode == "zero":
+        return {"billing_cycles_count": 0}
+    if not count.isdigit() or not 1 <= int(count) <= 999:
+        raise DomainError(edits.CYCLES_MESSAGE, field)
+    return {"billing_cycles_count": int(count)}
+
+
+@bp.post("/numbers/<int:number_id>/cells/<field>")
+@role_required("operator")
+def save_cell(number_id: int, field: str):
+    _cell_or_404(field)
+    version = request.form.get("version", "")
+    try:
+        changes = _parse_cell(field, request.form)
+        edits.update_number(Actor.current(), number_id, int(version) if version.isdigit() else -1, **changes)
+    except Conflict as err:
+        flash(err.message, "error")
+        return _row_response(_number_by_id(number_id), conflict={"field": field, "message": err.message},
+                             status=409)
+    except DomainError as err:
+        value = request.form.get("count") if field == "renewal" else request.form.get("value")
+        return _editor(_number_by_id(number_id), field, error=err.message, value=value,
+                       renewal_mode=request.form.get("mode"), status=422)
+    flash("Saved.", "success")
+    return _row_response(_number_by_id(number_id))
 
 
 @bp.post("/numbers/lists")

@@ -157,3 +157,18 @@ def route_choices(model) -> dict[str, list]:
     rows = db.session.execute(sa.select(model.id, model.name, model.kind, *(
         [model.blocked] if model is SmsRoute else [])).order_by(model.name)).all()
     return {"trunk": [r for r in rows if r.kind == "trunk"], "group": [r for r in rows if r.kind == "group"]}
+
+
+def capacity_options(number: Number) -> dict:
+    """What the details page offers this number: groups it may join, pools with free channels."""
+    from did_app.models import CapacityPoolCountry
+
+    groups = db.session.scalars(sa.select(CapacityGroup).join(
+        CapacityPoolCountry, CapacityPoolCountry.pool_id == CapacityGroup.pool_id).where(
+        CapacityPoolCountry.country == number.country).order_by(CapacityGroup.name)).all()
+    pools = db.session.scalars(sa.select(CapacityPool).join(
+        CapacityPoolCountry, CapacityPoolCountry.pool_id == CapacityPool.id).where(
+        CapacityPoolCountry.country == number.country).order_by(CapacityPool.name)).all()
+    with_free = [(pool, capacity_rules.unassigned_channels(pool)) for pool in pools]
+    return {"groups": groups, "pools": with_free, "free_pools": [(p, f) for p, f in with_free if f > 0],
+            "voice": route_choices(VoiceRoute), "sms": route_choices(SmsRoute)}

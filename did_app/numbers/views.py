@@ -17,7 +17,7 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
-from did_app import clock
+from did_app import clock, money
 from did_app.audit import Actor
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
@@ -250,20 +250,108 @@ def _route_members(route):
 
 @bp.get("/numbers/<digits>")
 def show(digits: str):
-    number = _load_number(digits)
+    return _detail_response(_load_number(digits))
+
+
+DETAIL_BLOCKS = ("header", "general", "readiness", "trunks", "capacity", "billing")
+
+
+def _detail_context(number: Number, errors=None, values=None) -> dict:
     ws, now = g.workspace, clock.now()
     history = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.object_type == "number", AuditEvent.object_label == number.number)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(50)).all()
-    return render("numbers/detail.html", number=number, n=number, ws=ws, now=now,
-                  checklist=readiness.readiness(number, ws, now),
-                  voice_members=_route_members(number.voice_route),
-                  sms_members=_route_members(number.sms_route),
-                  ledger=queries.number_ledger(number.id), history=history,
-                  totals=queries.number_totals(number.id), added_by=_added_by(number))
+    return dict(number=number, n=number, ws=ws, now=now, errors=errors or {}, values=values or {},
+                checklist=readiness.readiness(number, ws, now),
+                voice_members=_route_members(number.voice_route), sms_members=_route_members(number.sms_route),
+                ledger=queries.number_ledger(number.id), history=history,
+                totals=queries.number_totals(number.id), added_by=_added_by(number),
+                voice_choices=edits.route_choices(VoiceRoute), sms_choices=edits.route_choices(SmsRoute),
+                fix_options=edits.capacity_options(number),
+                next_price_text=money.plain(number.next_monthly_price_minor or number.monthly_price_minor,
+                                            ws.currency))
+
+
+def _detail_response(number: Number, *, errors=None, values=None, status=200):
+    context = _detail_context(number, errors, values)
+    if wants_fragment() and request.method == "POST":
+        return render("numbers/detail.html", *DETAIL_BLOCKS, flash_oob=True, oob=True, **context), status
+    return render("numbers/detail.html", **context), status
 
 
 def _added_by(number: Number) -> str | None:
     from did_app.models import User
     user = db.session.get(User, number.created_by) if number.created_by else None
     return user.display_name if user else None
+
+
+SECTION_FIELDS = {
+    "general": ("description",),
+    "trunks": ("voice_route_id", "sms_route_id"),
+    "capacity": ("capacity_group_id", "dedicated_channels", "capacity_pool_id", "capacity_limit",
+                 "next_capacity_mode", "next_monthly_price"),
+    "billing": ("mode",),
+    "fix": ("voice_route_id", "sms_route_id", "capacity_group_id", "dedicated_channels", "capacity_pool_id",
+            "next_capacity_mode"),
+}
+
+
+def _optional_int(form, name: str, message: str):
+    raw = (form.get(name) or "").strip()
+    if raw and not raw.isdigit():
+        raise DomainError(message, name)
+    return int(raw) if raw else None
+
+
+def _parse_section(section: str, form, number: Number) -> dict:
+    """The posted fields of one details-page form as update_number() changes."""
+    present = [name for name in SECTION_FIELDS[section] if name in form]
+    changes = {}
+    for name in present:
+        if name == "description":
+            changes[name] = form.get(name) or ""
+        elif name in ("voice_route_id", "sms_route_id", "capacity_group_id", "capacity_pool_id"):
+            changes[name] = _optional_int(form, name, "Choose one from the list.")
+        elif name == "capacity_limit":
+            changes[name] = _optional_int(form, name, edits.LIMIT_MESSAGE)
+        elif name == "dedicated_channels":
+            value = _optional_int(form, name, "Enter a whole number of channels from 0 to 32,767.")
+            changes[name] = value or 0
+        elif name == "next_capacity_mode":
+            changes[name] = form.get(name) or None
+            price = form.get("next_monthly_price")
+            if changes[name] and price is None:  # the one-click switch keeps the current price
+                changes["next_monthly_price_minor"] = number.monthly_price_minor
+            elif changes[name]:
+                changes["next_monthly_price_minor"] = money.parse(price, g.workspace.currency,
+                                                                  "next_monthly_price_minor")
+        elif name == "mode":
+            changes.update(_parse_cell("renewal", form))
+    if section == "capacity" and changes.get("dedicated_channels", 0) == 0 and "capacity_pool_id" in changes:
+        changes.pop("capacity_pool_id")
+    return changes
+
+
+@bp.post("/numbers/<digits>/sections/<section>")
+@role_required("operator")
+def update_section(digits: str, section: str):
+    """Save one details-page form or readiness fix; every section re-renders out of band."""
+    if section not in SECTION_FIELDS:
+        abort(404)
+    number = _load_number(digits)
+    version = request.form.get("version", "")
+    try:
+        changes = _parse_section(section, request.form, number)
+        _, changed = edits.update_number(Actor.current(), number.id, int(version) if version.isdigit() else -1,
+                                         **changes)
+    except Conflict as err:
+        flash(err.message, "error")
+        return _detail_response(_load_number(digits), status=409)
+    except DomainError as err:
+        field = "billing_cycles_count" if err.field == "renewal" else err.field
+        return _detail_response(number, errors={field: err.message, "_section": section},
+                                values=request.form.to_dict(), status=422)
+    flash("Saved." if changed else "Nothing to change.", "success")
+    if not wants_fragment():
+        return redirect(url_for("numbers.show", digits=digits) + f"#{'readiness' if section == 'fix' else section}", 303)
+    return _detail_response(_load_number(digits))

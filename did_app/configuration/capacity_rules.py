@@ -1,5 +1,10 @@
 """Who may take which capacity (configuration.md §5–§6): checks shared by number edits, profiles
 and the capacity pages. Pure reads; they never write."""
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
 import sqlalchemy as sa
 
 from did_app.db import db
@@ -49,3 +54,67 @@ def dedicated_refusal(number: Number, pool: CapacityPool, new_count: int) -> str
     if needed > free:
         return f"Pool {pool.name} has {free} unassigned channels; {needed} are needed."
     return None
+
+
+def assigned_by_pool() -> dict[int, int]:
+    """assigned_channels() for every pool at once (two grouped queries), for list pages."""
+    totals: dict[int, int] = {}
+    for stmt in (sa.select(Number.capacity_pool_id, sa.func.sum(Number.dedicated_channels))
+                 .where(Number.capacity_pool_id.is_not(None)).group_by(Number.capacity_pool_id),
+                 sa.select(CapacityGroup.pool_id, sa.func.sum(CapacityGroup.shared_channels))
+                 .group_by(CapacityGroup.pool_id)):
+        for pool_id, channels in db.session.execute(stmt):
+            totals[pool_id] = totals.get(pool_id, 0) + int(channels or 0)
+    return totals
+
+
+def shared_refusal(pool: CapacityPool, new_shared: int, current_shared: int = 0) -> str | None:
+    """Why a group on `pool` may not hold `new_shared` channels; `current_shared` is what this
+    group already holds from that same pool (0 for a new group or one moving pool)."""
+    free = unassigned_channels(pool)
+    if new_shared > free + current_shared:
+        return f"Pool {pool.name} has only {free} unassigned channels."
+    return None
+
+
+def group_channels_refusal(shared: int, metered: int) -> tuple[str, str] | None:
+    """(field, message) when shared/metered break §5.2's ranges, or None."""
+    if not 0 <= metered <= 1000:
+        return "metered_channels", "Metered channels must be 0–1,000."
+    if shared < 0:
+        return "shared_channels", "Shared channels can't be negative."
+    if shared + metered < 1:
+        return "shared_channels", "A capacity group needs at least one shared or metered channel."
+    return None
+
+
+def previous_renewal(renew_date: date) -> date:
+    """One calendar month before `renew_date`, on the same day or the month's last day."""
+    year, month = (renew_date.year, renew_date.month - 1) if renew_date.month > 1 else (renew_date.year - 1, 12)
+    return renew_date.replace(year=year, month=month,
+                              day=min(renew_date.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class ChannelQuote:
+    quantity: int
+    setup_minor: int
+    prorated_minor: int
+    days_left: int
+    days_in_period: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.setup_minor + self.prorated_minor
+
+
+def quote_channels(pool: CapacityPool, quantity: int, today: date) -> ChannelQuote:
+    """What adding `quantity` channels costs today (§5.1): qty × setup plus the monthly fee
+    prorated to the renew date, rounded half-up to the minor unit. Pure arithmetic."""
+    renew = pool.renew_date or today
+    period = max(1, (renew - previous_renewal(renew)).days)
+    # an overdue renewal leaves nothing to prorate; a renew date beyond one period caps at one
+    days_left = min(max((renew - today).days, 0), period)
+    prorated = (Decimal(quantity * pool.monthly_price_minor * days_left) / Decimal(period)).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP)
+    return ChannelQuote(quantity, quantity * pool.setup_price_minor, int(prorated), days_left, period)

@@ -1,0 +1,407 @@
+"""Configuration profiles and rules: the use cases (configuration.md §8–§9).
+
+`match_rule()` is the one place that decides which rule applies to a number; the rules page's
+Test box and number intake both call it. `apply_profile()` applies a profile to one number.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from did_app import audit, clock, phone
+from did_app.configuration import capacity_rules
+from did_app.configuration.capacity_service import InUse
+from did_app.db import db, write_transaction
+from did_app.errors import Conflict, DomainError
+from did_app.models import CapacityGroup, ConfigurationProfile, Number, Rule, SmsRoute, VoiceRoute
+from did_app.models.configuration import RULE_LEVELS
+from did_app.models.numbers import NUMBER_TYPES
+from did_app.numbers import status
+
+LEVEL_LABELS = {"city": "City", "region": "Region", "number_type": "Number type", "country": "Country",
+                "global": "Global"}
+_LEVEL_RANK = {level: rank for rank, level in enumerate(RULE_LEVELS)}
+# what a profile can set, in the order the pages show it: (number column, audit key, label, model)
+PROFILE_FIELDS = (("voice_route_id", "voice_route", "Voice route", VoiceRoute),
+                  ("sms_route_id", "sms_route", "SMS route", SmsRoute),
+                  ("capacity_group_id", "capacity_group", "Capacity group", CapacityGroup),
+                  ("capacity_limit", "capacity_limit", "Capacity limit", None),
+                  ("description", "description", "Description", None))
+LIMIT_MESSAGE = "Enter a whole number from 1 to 32,767, or leave blank for no limit."
+
+
+# ---- helpers (no transaction of their own) ------------------------------------------------
+
+def _check_version(obj, version: int | None) -> None:
+    if version is not None and obj.version != version:
+        raise Conflict("This record was changed by someone else. Your edit was not saved.")
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise DomainError("Name must be 1–100 characters.", "name")
+    return name
+
+
+def _name_taken(session, model, name: str, own_id: int | None) -> bool:
+    cond = [sa.func.lower(model.name) == name.lower()]
+    if own_id is not None:
+        cond.append(model.id != own_id)
+    return session.scalar(sa.select(sa.exists().where(*cond)))
+
+
+def _label(session, model, obj_id):
+    """A referenced object's name for history rows; None stays None."""
+    if model is None or obj_id is None:
+        return obj_id
+    obj = session.get(model, obj_id)
+    return obj.name if obj is not None else f"#{obj_id}"
+
+
+def _key(text: str | None) -> str | None:
+    """Region and city names match case-insensitively after trimming."""
+    return text.strip().casefold() if text and text.strip() else None
+
+
+# ---- profiles ------------------------------------------------------------------------------
+
+def _profile_values(session, values: dict) -> dict:
+    out = {"name": values["name"]}
+    for column, key, _, model in PROFILE_FIELDS:
+        out[key] = _label(session, model, values.get(column))
+    return out
+
+
+def _clean_profile(session, values: dict) -> dict:
+    """Checks §8 that need the database (referenced rows exist) or span fields."""
+    values = dict(values)
+    values["description"] = (values.get("description") or "").strip() or None
+    if values["description"] and len(values["description"]) > 255:
+        raise DomainError("Description must be at most 255 characters.", "description")
+    limit = values.get("capacity_limit")
+    if limit is not None and not 1 <= limit <= 32767:
+        raise DomainError(LIMIT_MESSAGE, "capacity_limit")
+    for column, _, label, model in PROFILE_FIELDS:
+        if model is not None and values.get(column) is not None and session.get(model, values[column]) is None:
+            raise DomainError(f"Choose a {label.lower()} from the list.", column)
+    if all(values.get(column) is None for column, *_ in PROFILE_FIELDS):
+        raise DomainError("A profile must set at least one field.")
+    return values
+
+
+def create_profile(actor, *, name: str, voice_route_id: int | None = None, sms_route_id: int | None = None,
+                   capacity_group_id: int | None = None, capacity_limit: int | None = None,
+                   description: str | None = None) -> ConfigurationProfile:
+    """Create a configuration profile (operator+).
+
+    Raises DomainError for a taken name, an unknown route or group, a limit outside 1–32,767,
+    a description over 255, or "A profile must set at least one field."
+    """
+    name = _clean_name(name)
+    with write_transaction() as session:
+        values = _clean_profile(session, dict(
+            name=name, voice_route_id=voice_route_id, sms_route_id=sms_route_id,
+            capacity_group_id=capacity_group_id, capacity_limit=capacity_limit, description=description))
+        if _name_taken(session, ConfigurationProfile, name, None):
+            raise DomainError("Name is already used by another profile.", "name")
+        profile = ConfigurationProfile(**values, created_at=clock.now())
+        session.add(profile)
+        session.flush()
+        audit.record(actor, "profile.created", "profile", profile.id, profile.name,
+                     after={k: v for k, v in _profile_values(session, values).items() if v is not None})
+    return profile
+
+
+def update_profile(actor, profile_id: int, *, version: int | None, name: str, voice_route_id: int | None = None,
+                   sms_route_id: int | None = None, capacity_group_id: int | None = None,
+                   capacity_limit: int | None = None, description: str | None = None) -> ConfigurationProfile:
+    """Edit a profile (operator+). Numbers it was applied to earlier are not touched.
+
+    Raises DomainError as create_profile() does, and Conflict on a stale `version`.
+    """
+    name = _clean_name(name)
+    with write_transaction() as session:
+        profile = session.get(ConfigurationProfile, profile_id)
+        if profile is None:
+            raise DomainError("That profile does not exist.")
+        _check_version(profile, version)
+        values = _clean_profile(session, dict(
+            name=name, voice_route_id=voice_route_id, sms_route_id=sms_route_id,
+            capacity_group_id=capacity_group_id, capacity_limit=capacity_limit, description=description))
+        if _name_taken(session, ConfigurationProfile, name, profile.id):
+            raise DomainError("Name is already used by another profile.", "name")
+        current = {"name": profile.name, **{column: getattr(profile, column) for column, *_ in PROFILE_FIELDS}}
+        b, a = audit.diff(_profile_values(session, current), _profile_values(session, values))
+        if not a:
+            return profile
+        for key, value in values.items():
+            setattr(profile, key, value)
+        profile.updated_at = clock.now()
+        audit.record(actor, "profile.updated", "profile", profile.id, profile.name, before=b, after=a)
+    return profile
+
+
+def delete_profile(actor, profile_id: int) -> None:
+    """Delete a profile (operator+). Raises InUse "Profile {name} is used by rules: {names}."."""
+    with write_transaction() as session:
+        profile = session.get(ConfigurationProfile, profile_id)
+        if profile is None:
+            raise DomainError("That profile does not exist.")
+        names = list(session.scalars(sa.select(Rule.name).where(Rule.profile_id == profile.id).order_by(Rule.name)))
+        if names:
+            raise InUse(f"Profile {profile.name} is used by rules: {', '.join(names)}.")
+        current = {"name": profile.name, **{column: getattr(profile, column) for column, *_ in PROFILE_FIELDS}}
+        audit.record(actor, "profile.deleted", "profile", profile.id, profile.name,
+                     before={k: v for k, v in _profile_values(session, current).items() if v is not None})
+        session.delete(profile)
+
+
+def profile_fields(profile: ConfigurationProfile) -> list[tuple[str, str]]:
+    """(label, value) for each field the profile sets, with route and group names."""
+    out = []
+    for column, _, label, model in PROFILE_FIELDS:
+        value = getattr(profile, column)
+        if value is None:
+            continue
+        if model is not None:
+            obj = db.session.get(model, value)
+            value = obj.name if obj is not None else f"#{value}"
+            if model is not CapacityGroup and obj is not None and obj.kind == "group":
+                value += " (group)"
+        out.append((label, str(value)))
+    return out
+
+
+def rules_by_profile() -> dict[int, list[str]]:
+    """Rule names per profile id, for the profile list."""
+    out: dict[int, list[str]] = {}
+    for profile_id, name in db.session.execute(sa.select(Rule.profile_id, Rule.name).order_by(Rule.name)):
+        out.setdefault(profile_id, []).append(name)
+    return out
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+def _clean_names(values, field_name: str) -> list[str]:
+    out, seen = [], set()
+    for value in values or []:
+        text = " ".join(str(value).split())
+        if not text or text.casefold() in seen:
+            continue
+        if len(text) > 100:
+            raise DomainError("Region and city names must be at most 100 characters.", field_name)
+        seen.add(text.casefold())
+        out.append(text)
+    return out
+
+
+def _clean_rule(session, *, name, profile_id, countries, number_types, regions, cities) -> dict:
+    countries = sorted({c.strip().upper() for c in countries or [] if c and c.strip()})
+    given = set(number_types or [])
+    if given - set(NUMBER_TYPES):
+        raise DomainError("Choose number types from the list.", "number_types")
+    number_types = [t for t in NUMBER_TYPES if t in given]
+    regions, cities = _clean_names(regions, "regions"), _clean_names(cities, "cities")
+    if (regions or cities) and len(countries) != 1:
+        raise DomainError("Regions and cities need exactly one country.", "regions" if regions else "cities")
+    if profile_id is None or session.get(ConfigurationProfile, profile_id) is None:
+        raise DomainError("Choose a profile.", "profile_id")
+    return dict(name=name, profile_id=profile_id, countries=countries, number_types=number_types,
+                regions=regions, cities=cities)
+
+
+def _rule_values(session, values: dict) -> dict:
+    out = {k: values[k] for k in ("name", "countries", "number_types", "regions", "cities", "enabled")}
+    out["profile"] = _label(session, ConfigurationProfile, values["profile_id"])
+    return out
+
+
+def create_rule(actor, *, name: str, profile_id: int | None, countries=(), number_types=(), regions=(),
+                cities=(), enabled: bool = True) -> Rule:
+    """Create a rule (operator+). Rules never touch existing numbers.
+
+    Raises DomainError for a taken name, a missing profile, an unknown number type, or
+    "Regions and cities need exactly one country."
+    """
+    name = _clean_name(name)
+    with write_transaction() as session:
+        values = _clean_rule(session, name=name, profile_id=profile_id, countries=countries,
+                             number_types=number_types, regions=regions, cities=cities)
+        if _name_taken(session, Rule, name, None):
+            raise DomainError("Name is already used by another rule.", "name")
+        rule = Rule(**values, enabled=bool(enabled), created_at=clock.now())
+        session.add(rule)
+        session.flush()
+        audit.record(actor, "rule.created", "rule", rule.id, rule.name,
+                     after=_rule_values(session, {**values, "enabled": rule.enabled}))
+    return rule
+
+
+def update_rule(actor, rule_id: int, *, version: int | None, name: str, profile_id: int | None, countries=(),
+                number_types=(), regions=(), cities=(), enabled: bool = True) -> Rule:
+    """Edit a rule (operator+); its created_at (a tie-break) stays. Raises as create_rule(), and
+    Conflict on a stale `version`."""
+    name = _clean_name(name)
+    with write_transaction() as session:
+        rule = session.get(Rule, rule_id)
+        if rule is None:
+            raise DomainError("That rule does not exist.")
+        _check_version(rule, version)
+        values = _clean_rule(session, name=name, profile_id=profile_id, countries=countries,
+                             number_types=number_types, regions=regions, cities=cities)
+        values["enabled"] = bool(enabled)
+        if _name_taken(session, Rule, name, rule.id):
+            raise DomainError("Name is already used by another rule.", "name")
+        current = {k: getattr(rule, k) for k in values}
+        b, a = audit.diff(_rule_values(session, current), _rule_values(session, values))
+        if not a:
+            return rule
+        for key, value in values.items():
+            setattr(rule, key, value)
+        rule.updated_at = clock.now()
+        audit.record(actor, "rule.updated", "rule", rule.id, rule.name, before=b, after=a)
+    return rule
+
+
+def delete_rule(actor, rule_id: int) -> None:
+    """Delete a rule (operator+). No number changes."""
+    with write_transaction() as session:
+        rule = session.get(Rule, rule_id)
+        if rule is None:
+            raise DomainError("That rule does not exist.")
+        current = {k: getattr(rule, k) for k in ("name", "profile_id", "countries", "number_types",
+                                                 "regions", "cities", "enabled")}
+        audit.record(actor, "rule.deleted", "rule", rule.id, rule.name, before=_rule_values(session, current))
+        session.delete(rule)
+
+
+def dimension_count(rule: Rule) -> int:
+    return sum(1 for dim in (rule.countries, rule.number_types, rule.regions, rule.cities) if dim)
+
+
+def precedence(rule: Rule) -> tuple:
+    """Sort key, highest first: level (city > region > type > country > global), then more
+    non-empty dimensions, then the newest created_at, then the highest id."""
+    return (_LEVEL_RANK[rule.level], dimension_count(rule), rule.created_at, rule.id)
+
+
+def rules_in_evaluation_order() -> list[Rule]:
+    """Every rule, enabled or not, in the order §9 evaluates them."""
+    return sorted(db.session.scalars(sa.select(Rule)).unique(), key=precedence, reverse=True)
+
+
+def rule_matches(rule: Rule, country: str, number_type: str, region: str | None, city: str | None) -> bool:
+    """Every non-empty dimension holds the number's value; disabled rules never match."""
+    if not rule.enabled:
+        return False
+    if rule.countries and country not in rule.countries:
+        return False
+    if rule.number_types and number_type not in rule.number_types:
+        return False
+    if rule.regions and _key(region) not in {_key(r) for r in rule.regions}:
+        return False
+    return not rule.cities or _key(city) in {_key(c) for c in rule.cities}
+
+
+def rule_matcher() -> Callable[[str, str, str | None, str | None], Rule | None]:
+    """match_rule() over one load of the rules, for intake of many numbers at once."""
+    ordered = [r for r in rules_in_evaluation_order() if r.enabled]
+
+    def match(country: str, number_type: str, region: str | None, city: str | None) -> Rule | None:
+        # sorted by precedence, so the first rule that matches is the winner
+        return next((r for r in ordered if rule_matches(r, country, number_type, region, city)), None)
+    return match
+
+
+def match_rule(country: str, number_type: str, region: str | None, city: str | None) -> Rule | None:
+    """The one rule whose profile applies to a number with these values, or None (§9)."""
+    return rule_matcher()(country, number_type, region, city)
+
+
+@dataclass
+class RuleTest:
+    """What the rules page's Test box shows for one typed number."""
+    text: str
+    number: str | None = None
+    country: str | None = None
+    number_type: str | None = None
+    region: str | None = None
+    city: str | None = None
+    rule: Rule | None = None
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+def try_number(text: str, default_country: str) -> RuleTest:
+    """Parse a number in any format, detect its country, type, region and city, and find the
+    rule that would apply with the fields its profile would set."""
+    result = RuleTest(text=text)
+    parsed = phone.parse(text.strip(), default_country) if text and text.strip() else None
+    if parsed is None:
+        result.error = "Enter a valid phone number, e.g. +44 20 7183 8750."
+        return result
+    result.number, result.country, result.number_type = phone.e164(parsed), phone.country_of(parsed), phone.type_of(parsed)
+    result.region, result.city = phone.locate(parsed)
+    result.rule = match_rule(result.country, result.number_type, result.region, result.city)
+    if result.rule is not None:
+        result.fields = profile_fields(result.rule.profile)
+    return result
+
+
+# ---- applying a profile to one number ------------------------------------------------------
+
+def _planned_changes(session, number: Number, profile: ConfigurationProfile) -> tuple[dict, list[str]]:
+    """{column: (before, after)} that applying `profile` would make, and the skip reasons."""
+    changed, skipped = {}, []
+    for column, _, _, _ in PROFILE_FIELDS:
+        wanted = getattr(profile, column)
+        if wanted is None or getattr(number, column) == wanted:
+            continue
+        if column == "voice_route_id" and not number.has_feature("voice_in"):
+            skipped.append("This number does not support inbound voice.")
+            continue
+        if column == "sms_route_id" and not number.has_feature("sms_in"):
+            skipped.append("This number does not support inbound SMS.")
+            continue
+        if column == "capacity_group_id":
+            refusal = capacity_rules.join_group_refusal(number, session.get(CapacityGroup, wanted))
+            if refusal:
+                skipped.append(refusal)
+                continue
+        changed[column] = (getattr(number, column), wanted)
+    return changed, skipped
+
+
+def apply_profile(actor, number_id: int, profile_id: int, *, version: int | None = None) -> dict:
+    """Apply a profile to one number (§8): each defined field separately; a field that does not
+    apply is skipped with its reason; a field that already has the value is left alone.
+
+    Returns {"changed": {column: (before, after)}, "skipped": [reasons]}; when nothing changed,
+    nothing is written and "skipped" holds the reasons or "Already matches profile". A change
+    bumps the number's version, writes one "number.updated" audit row and recomputes its status.
+    Raises Conflict when `version` is given and stale; DomainError for an unknown number or profile.
+    """
+    with write_transaction() as session:
+        number = session.get(Number, number_id)
+        if number is None:
+            raise DomainError("That number does not exist.")
+        _check_version(number, version)
+        profile = session.get(ConfigurationProfile, profile_id)
+        if profile is None:
+            raise DomainError("That profile does not exist.")
+        changed, skipped = _planned_changes(session, number, profile)
+        if not changed:
+            return {"changed": {}, "skipped": skipped or ["Already matches profile"]}
+        models = {column: (key, model) for column, key, _, model in PROFILE_FIELDS}
+        before, after = {}, {}
+        for column, (old, new) in changed.items():
+            key, model = models[column]
+            before[key], after[key] = _label(session, model, old), _label(session, model, new)
+            setattr(number, column, new)
+        number.updated_at, number.updated_by = clock.now(), actor.user_id
+        audit.record(actor, "number.updated", "number", number.id, number.number, before=before, after=after,
+                     note=f"Profile {profile.name} applied")
+        session.flush()  # writes the row and bumps its version before the set-based recompute
+        status.recompute(Number.id == number.id)
+    return {"changed": changed, "skipped": skipped}

@@ -395,9 +395,10 @@ def apply_profile(actor, number_id: int, profile_id: int, *, version: int | None
             return {"changed": {}, "skipped": skipped or ["Already matches profile"]}
         models = {column: (key, model) for column, key, _, model in PROFILE_FIELDS}
         before, after = {}, {}
-        for column, (old, new) in changed.items():
+        for column, (old, new) in changed.items():  # names first: a lookup may autoflush
             key, model = models[column]
             before[key], after[key] = _label(session, model, old), _label(session, model, new)
+        for column, (_, new) in changed.items():
             setattr(number, column, new)
         number.updated_at, number.updated_by = clock.now(), actor.user_id
         audit.record(actor, "number.updated", "number", number.id, number.number, before=before, after=after,

@@ -1,0 +1,122 @@
+"""Input shapes for capacity pools, channel changes and capacity groups."""
+from decimal import Decimal, InvalidOperation
+
+from babel import Locale
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from did_app import money
+from did_app.auth.forms import AttachMixin
+from did_app.errors import DomainError
+
+KNOWN_COUNTRIES = frozenset(code for code in Locale("en").territories
+                            if len(code) == 2 and code.isalpha() and code != "ZZ") | {"001"}
+QUANTITY_MESSAGE = "Enter a whole number of channels, 1 or more."
+
+
+def split_list(text: str | None) -> list[str]:
+    """Items separated by commas or new lines, trimmed, blanks dropped."""
+    return [part.strip() for part in (text or "").replace("\n", ",").split(",") if part.strip()]
+
+
+def parse_countries(text: str | None) -> list[str]:
+    """ISO codes separated by commas or spaces; raises ValidationError naming an unknown one."""
+    codes = [c.upper() for c in (text or "").replace(",", " ").split()]
+    unknown = [c for c in codes if c not in KNOWN_COUNTRIES]
+    if unknown:
+        raise ValidationError(f"Unknown country code: {unknown[0]}.")
+    return sorted(set(codes))
+
+
+def version_of(form) -> int | None:
+    """The version the edit form was rendered with (None on a form without one)."""
+    raw = getattr(form, "version", None)
+    return int(raw.data) if raw is not None and str(raw.data or "").isdigit() else None
+
+
+class PoolForm(AttachMixin, FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter a name."),
+                                           Length(1, 100, "Name must be 1–100 characters.")])
+    countries = StringField("Countries", validators=[DataRequired("Enter at least one country code.")])
+    setup_price = StringField("Setup price per channel", validators=[DataRequired("Enter a price, e.g. 1.00.")])
+    monthly_price = StringField("Monthly price per channel", validators=[DataRequired("Enter a price, e.g. 8.00.")])
+    metered_rate = StringField("Metered rate per minute", validators=[Optional()])
+    renew_date = DateField("Next renewal", validators=[InputRequired("Enter the next renewal date.")])
+    version = HiddenField()
+
+    def __init__(self, *args, currency: str = "USD", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+
+    def _minor(self, field) -> None:
+        try:
+            field.minor = money.parse(field.data, self.currency)
+        except DomainError as err:
+            raise ValidationError(err.message) from None
+        if field.minor < 0:
+            raise ValidationError("Prices can't be negative.")
+
+    def validate_countries(self, field):
+        field.codes = parse_countries(field.data)
+        if not field.codes:
+            raise ValidationError("Enter at least one country code.")
+
+    def validate_setup_price(self, field):
+        self._minor(field)
+
+    def validate_monthly_price(self, field):
+        self._minor(field)
+
+    def validate_metered_rate(self, field):
+        try:
+            rate = Decimal(field.data.strip())
+        except InvalidOperation:
+            raise ValidationError("Enter a rate such as 0.0065.") from None
+        if rate != rate.quantize(Decimal("0.000001")):
+            raise ValidationError("Use at most 6 decimal places.")
+        if not Decimal(0) <= rate < Decimal(10) ** 6:
+            raise ValidationError("Enter a rate from 0 to 999999.999999.")
+        field.rate = rate
+
+    def values(self) -> dict:
+        """The service's keyword arguments, from a validated form."""
+        return dict(name=self.name.data, countries=self.countries.codes, setup_price_minor=self.setup_price.minor,
+                    monthly_price_minor=self.monthly_price.minor,
+                    metered_rate=getattr(self.metered_rate, "rate", None) if self.metered_rate.data else None,
+                    renew_date=self.renew_date.data)
+
+
+class NewPoolForm(PoolForm):
+    quantity = IntegerField("Channels to buy now", default=0, validators=[
+        InputRequired("Enter 0 or more channels."), NumberRange(0, 100_000, "Enter 0–100,000 channels.")])
+
+
+class ChannelsForm(AttachMixin, FlaskForm):
+    quantity = IntegerField("Channels", validators=[InputRequired(QUANTITY_MESSAGE),
+                                                    NumberRange(1, 100_000, QUANTITY_MESSAGE)])
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class GroupForm(AttachMixin, FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter a name."),
+                                           Length(1, 100, "Name must be 1–100 characters.")])
+    description = StringField("Description", validators=[
+        Length(max=255, message="Description must be at most 255 characters.")])
+    pool_id = SelectField("Pool", coerce=_optional_int, validate_choice=False)
+    shared_channels = IntegerField("Shared channels", default=0, validators=[
+        InputRequired("Enter a whole number of channels."), NumberRange(min=0, message="Shared channels can't be negative.")])
+    metered_channels = IntegerField("Metered channels", default=0, validators=[
+        InputRequired("Metered channels must be 0–1,000."), NumberRange(0, 1000, "Metered channels must be 0–1,000.")])
+    version = HiddenField()
+
+    def validate_pool_id(self, field):
+        if field.data is None or field.data not in {value for value, _ in self.pool_id.choices if value != ""}:
+            raise ValidationError("Choose a pool.")
+
+    def values(self) -> dict:
+        return dict(name=self.name.data, description=self.description.data, pool_id=self.pool_id.data,
+                    shared_channels=self.shared_channels.data, metered_channels=self.metered_channels.data)

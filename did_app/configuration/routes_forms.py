@@ -172,7 +172,7 @@ class SipTrunkForm(TrunkForm):
     username = StringField("Username", default="{DID}")
     transport = SelectField("Transport", choices=list(rs.TRANSPORTS.items()), default="udp", validate_choice=False)
     codecs = CodecsField("Codecs")
-    auth_enabled = BooleanField("Authentication")
+    auth_enabled = BooleanField("Use authentication")
     auth_user = StringField("Authentication user")
     auth_password = PasswordField("Authentication password")
     auth_from_user = StringField("From user (optional)")
@@ -192,7 +192,7 @@ TRUNK_FORMS = {"sip": SipTrunkForm, "pstn": PstnTrunkForm}
 class GroupForm(RouteForm):
     name = StringField("Name")
     description = StringField("Description")
-    members = SelectMultipleField("Members", coerce=int, validate_choice=False)
+    members = SelectMultipleField("Members", coerce=int, choices=[], validate_choice=False)
 
 
 class TrunkGroupForm(GroupForm):

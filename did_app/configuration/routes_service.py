@@ -1020,11 +1020,13 @@ def group_choices(space: Space) -> list[tuple[int, str]]:
     return db.session.execute(sa.select(m.id, m.name).where(m.kind == "group").order_by(m.name_key)).all()
 
 
-def member_candidates(space: Space):
-    """Every trunk with the name of its current group, for the group form's member list."""
+def member_candidates(space: Space, group_id: int | None = None):
+    """Every trunk with the name of its current group, for the group form's member list; the
+    members of `group_id` come first."""
     m = space.model
     trunks = db.session.scalars(sa.select(m).where(m.kind == "trunk").order_by(m.name_key)).all()
     names = dict(group_choices(space))
+    trunks.sort(key=lambda t: group_id is None or t.group_id != group_id)
     return [(t, names.get(t.group_id)) for t in trunks]
 
 

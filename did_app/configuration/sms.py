@@ -131,7 +131,6 @@ def remove(trunk_id: int):
 
 def _group_form(**kwargs):
     form = forms.GroupForm(**kwargs)
-    form.members.choices = [(t.id, t.name) for t, _ in service.member_candidates(SMS)]
     return form
 
 
@@ -147,7 +146,7 @@ def _stored_group_form(group):
 def _group_page(form, *, group=None, refusal=None, order_errors=None, order_values=None, status=200):
     members = service.members_of(SMS, group.id) if group is not None else []
     return render(GROUP_PAGE, form=form, group=group, refusal=refusal, rows=service.try_order(SMS, members),
-                  candidates=service.member_candidates(SMS), service=service,
+                  candidates=service.member_candidates(SMS, group.id if group is not None else None), service=service,
                   counts=service.number_counts(SMS) if group is not None else {},
                   order_errors=order_errors or {}, order_values=order_values or {},
                   history=service.history("sms_trunk_group", group.id) if group is not None else []), status

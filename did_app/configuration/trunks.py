@@ -138,7 +138,6 @@ def remove(trunk_id: int):
 
 def _group_form(**kwargs):
     form = forms.TrunkGroupForm(**kwargs)
-    form.members.choices = [(t.id, t.name) for t, _ in service.member_candidates(VOICE)]
     return form
 
 
@@ -149,7 +148,7 @@ def _group_or_404(group_id: int):
 def _group_page(form, *, group=None, refusal=None, order_errors=None, order_values=None, status=200):
     members = service.members_of(VOICE, group.id) if group is not None else []
     return render(GROUP_PAGE, form=form, group=group, refusal=refusal,
-                  rows=service.try_order(VOICE, members), candidates=service.member_candidates(VOICE),
+                  rows=service.try_order(VOICE, members), candidates=service.member_candidates(VOICE, group.id if group is not None else None),
                   counts=service.number_counts(VOICE) if group is not None else {},
                   order_errors=order_errors or {}, order_values=order_values or {}, service=service,
                   history=service.history("trunk_group", group.id) if group is not None else []), status

@@ -151,3 +151,11 @@ def raw_b1_once(con) -> float:
     con.execute(RAW_B1[1].format(ids=",".join("?" * len(ids))), ids).fetchall()
     con.execute(RAW_B1[2]).fetchall()
     return time.perf_counter() - start
+
+
+def inline_edit_target(con) -> dict:
+    """A live voice number and two trunks to switch it between (B4)."""
+    number_id = con.execute("SELECT id FROM number WHERE status = 'active' AND features % 2 = 1 "
+                            "AND porting = 0 ORDER BY id LIMIT 1").fetchone()[0]
+    trunks = [r[0] for r in con.execute("SELECT id FROM voice_route WHERE kind = 'trunk' ORDER BY id LIMIT 2")]
+    return {"number_id": number_id, "trunks": trunks}

@@ -288,3 +288,29 @@ def page_weight(client: Client) -> list[Result]:
         Result("W3", "Assets from other hosts on /numbers", f"{len(external)}", "0", not external,
                {"external": external}),
     ]
+
+
+_VERSION = re.compile(r'name="version" value="(\d+)"')
+
+
+def b4_inline_edit(client: Client, target: dict, rounds: int, warmup: int) -> Result:
+    """Switch one number's voice trunk back and forth inline: POST, get the row and counts back."""
+    number_id, trunks = target["number_id"], target["trunks"]
+    editor = f"/numbers/{number_id}/cells/voice_route/edit"
+    version = int(_VERSION.search(_check(client.get(editor, headers=HX), editor).text).group(1))
+    path = f"/numbers/{number_id}/cells/voice_route"
+    state = {"version": version, "i": 0}
+    headers = {**HX, "X-CSRFToken": client.csrf, "HX-Current-URL": "http://127.0.0.1/numbers"}
+
+    def once() -> float:
+        state["i"] += 1
+        resp = _check(client.request("POST", path, headers=headers, form={
+            "version": str(state["version"]), "value": str(trunks[state["i"] % 2])}), path)
+        if 'id="counts"' not in resp.text or f'id="number-{number_id}"' not in resp.text:
+            raise BenchError("the inline edit did not return the row and the counts")
+        state["version"] += 1
+        return resp.seconds
+
+    s, figure, ok = _p50_p95(timed_rounds(once, rounds, warmup), 15)
+    return Result("B4", "Inline edit round trip (voice trunk; row + counts back)", figure, "p50 ≤ 15 ms", ok,
+                  {"path": path, **s})

@@ -37,6 +37,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     filters.register(app)
+    # block tags leave no blank lines or indentation behind: the table page is 50 rows × 15 cells
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
     from did_app.workspace import current_workspace
     app.jinja_env.globals.update(
         oob=False, can=can, workspace=current_workspace, nav_links=NAV_LINKS,

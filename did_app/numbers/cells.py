@@ -20,18 +20,20 @@ def set_icons_url(url: str) -> None:
     route_cell.cache_clear()
 
 
-def icon(name: str, label: str) -> str:
-    return (f'<svg class="icon" role="img" aria-label="{escape(label)}"><title>{escape(label)}</title>'
+def icon(name: str, label: str, tooltip: bool = True) -> str:
+    title = f"<title>{escape(label)}</title>" if tooltip else ""
+    return (f'<svg class="icon" role="img" aria-label="{escape(label)}">{title}'
             f'<use href="{ICONS_URL}#{name}"></use></svg>')
 
 
 @lru_cache(maxsize=256)
-def feature_icons(mask: int, with_labels: bool = False) -> Markup:
+def feature_icons(mask: int, with_labels: bool = False, tooltip: bool = True) -> Markup:
+    """The feature icons; `tooltip=False` drops the <title> (the narrow-screen copy in the number cell)."""
     parts = []
     for code in features_codes(mask):
         label = FEATURES[code][0]
         parts.append(f'<span class="feature-labelled">{icon(code, label)} {escape(label)}</span>' if with_labels
-                     else f'<span class="feature">{icon(code, label)}</span>')
+                     else f'<span class="feature">{icon(code, label, tooltip)}</span>')
     return Markup("".join(parts))
 
 
@@ -58,7 +60,7 @@ def route_cell(kind: str | None, name: str | None, blocked: bool, supported: boo
     if kind is None:
         return Markup('<span class="muted">None</span>')
     label = "Trunk group" if kind == "group" else "Trunk"
-    html = f'{icon("group" if kind == "group" else "trunk", label)} {escape(name)}'
+    html = f'{icon("group" if kind == "group" else "trunk", label, tooltip=False)} {escape(name)}'
     if blocked:
         html += ' <small class="tone-critical">(blocked)</small>'
     return Markup(html)
@@ -111,6 +113,6 @@ def editable_cell(number, field: str, content, can_edit: bool, message: str | No
     shown = content or Markup('<span class="muted">—</span>')
     return Markup(
         f'<td id="{cell_id(number.id, field)}" class="{css}"{title_attr}>'
-        f'<button type="button" class="cell-edit" hx-get="{url}" hx-target="#{cell_id(number.id, field)}" '
+        f'<button class="cell-edit" hx-get="{url}" hx-target="closest td" '
         f'hx-swap="outerHTML" aria-label="Edit {label} of {escape(display(number.number))}">'
         f'{shown}</button>{note}</td>')

@@ -272,7 +272,7 @@ def _clean_sip(check, values, current) -> dict:
         check.add("auth_user", AUTH_PAIR)
     return dict(
         host=_host(check, values),
-        port=_int(check, values, "port", 1, 65535, PORT, blank_ok=True),
+        port=_int(check, values, "port", 1, 65535, PORT, default=5060, blank_ok=True),
         username=username or None,
         transport=_choice(check, values, "transport", TRANSPORTS, "udp"),
         codecs=codecs, auth_enabled=auth_enabled,

@@ -110,11 +110,17 @@ def delete(profile_id: int):
 
 # ---- rules ---------------------------------------------------------------------------------
 
-def _filtered(ordered: list[Rule], filters: RuleFilterForm) -> list[tuple[int, Rule]]:
-    """(evaluation position, rule) for the rules that pass the page's filters."""
+def _filtered(ordered: list[Rule], filters: RuleFilterForm) -> list[tuple[int | None, Rule]]:
+    """(evaluation position, rule) for the rules that pass the page's filters. Disabled rules keep
+    their place in the list but have no position: they are never evaluated."""
     name = (filters.name.data or "").strip().casefold()
     country = (filters.country.data or "").strip().upper()
-    return [(position, rule) for position, rule in enumerate(ordered, 1)
+    positions, position = [], 0
+    for rule in ordered:
+        if rule.enabled:
+            position += 1
+        positions.append(position if rule.enabled else None)
+    return [(position, rule) for position, rule in zip(positions, ordered)
             if (not name or name in rule.name.casefold())
             and (not country or country in rule.countries)
             and (filters.profile.data is None or rule.profile_id == filters.profile.data)

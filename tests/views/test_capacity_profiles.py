@@ -308,8 +308,9 @@ def test_rules_page_lists_in_evaluation_order_with_filters(app, client, objs, cl
     assert names(_rules_page(client, country="us")) == ["SF", "US"]
     assert names(_rules_page(client, type="mobile")) == ["Mobiles"]
     assert names(_rules_page(client, profile=str(objs["spare_profile"]))) == ["Mobiles", "Everything"]
-    # the order column keeps each rule's place in the whole evaluation order
-    assert re.search(r'<td class="num">4</td>\s*<th scope="row"><a [^>]*>Everything', _rules_page(client, name="every"))
+    # the order column keeps each rule's place in the whole evaluation order; disabled rules have none
+    assert re.search(r'<td class="num">3</td>\s*<th scope="row"><a [^>]*>Everything', _rules_page(client, name="every"))
+    assert re.search(r'<tr class="rule-off">\s*<td class="num">—</td>\s*<th scope="row"><a [^>]*>Mobiles', html)
 
 
 def test_the_test_box_shows_the_winning_rule_and_its_fields(app, client, objs):

@@ -297,9 +297,13 @@ def b4_inline_edit(client: Client, target: dict, rounds: int, warmup: int) -> Re
     """Switch one number's voice trunk back and forth inline: POST, get the row and counts back."""
     number_id, trunks = target["number_id"], target["trunks"]
     editor = f"/numbers/{number_id}/cells/voice_route/edit"
-    version = int(_VERSION.search(_check(client.get(editor, headers=HX), editor).text).group(1))
+    page = _check(client.get(editor, headers=HX), editor).text
+    version = int(_VERSION.search(page).group(1))
+    current = re.search(r'<option value="(\d+)" selected', page)
+    # start with the trunk it is not on, so every POST changes something and bumps the version
+    start = 0 if current and int(current.group(1)) == trunks[1] else 1
     path = f"/numbers/{number_id}/cells/voice_route"
-    state = {"version": version, "i": 0}
+    state = {"version": version, "i": start - 1}
     headers = {**HX, "X-CSRFToken": client.csrf, "HX-Current-URL": "http://127.0.0.1/numbers"}
 
     def once() -> float:

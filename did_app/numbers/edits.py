@@ -132,7 +132,7 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
             setattr(number, key, value)
         number.updated_at, number.updated_by = clock.now(), actor.user_id
         session.flush()  # bumps version (ORM version counter) and catches a concurrent save
-        status.recompute(Number.id == number.id)
+        status.recompute_one(number.id)
         audit.record(actor, "number.updated", "number", number.id, number.number,
                      before=_labelled(old), after=_labelled(new))
     return number, {k: (old[k], new[k]) for k in new}

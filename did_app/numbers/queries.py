@@ -301,6 +301,35 @@ def _count(*where):
     return (stmt.where(*where) if where else stmt).scalar_subquery()
 
 
+_COUNTS = {}
+
+
+def _counts_statement(with_risk: bool):
+    """The counts query, built once per shape; the instants are bound per call."""
+    if with_risk in _COUNTS:
+        return _COUNTS[with_risk]
+    soon, restore_cutoff, risk = sa.bindparam("soon"), sa.bindparam("restore_cutoff"), sa.bindparam("risk")
+    smaller = [s for s in STATUSES if s != "active"]
+    columns = [_count().label("all")] + [_count(Number.status == s).label(s) for s in smaller]
+    columns += [
+        _count(Number.expiring_soon.is_(True)).label("expiring_soon"),
+        _count(Number.attention_static.is_(True)).label("attention_static"),
+        # cancelled numbers are never in the static part (terminated, not expired)
+        _count(Number.cancelled_at <= restore_cutoff).label("restore_ends_soon"),
+        # expiring soon implies not terminated; porting has no expires_at; not configured is static
+        _count(Number.expiring_soon.is_(True), Number.attention_static.is_(False),
+               Number.expires_at <= soon).label("cycles_zero_soon"),
+    ]
+    if with_risk:
+        columns.append(_count(Number.expiring_soon.is_(False), Number.attention_static.is_(False),
+                              Number.expires_at >= risk, Number.expires_at <= soon,
+                              Number.status.in_(("active", "awaiting_registration")),
+                              # not expiring soon and not terminated: cycles are null or ≥ 1
+                              Number.expired_at.is_(None), Number.cancelled_at.is_(None)).label("at_risk_soon"))
+    _COUNTS[with_risk] = sa.select(*columns)
+    return _COUNTS[with_risk]
+
+
 def quick_filter_counts(ws, now: datetime) -> dict[str, int]:
     """Counts over the whole inventory, in one query of index-range counts.
 
@@ -309,28 +338,18 @@ def quick_filter_counts(ws, now: datetime) -> dict[str, int]:
     clock-driven parts of Needs attention are narrow ranges of the cancellation and expiry indexes.
     """
     soon = now + timedelta(days=ws.warn_days)
+    params = {"soon": soon, "restore_cutoff": soon - timedelta(days=ws.restore_window_days)}
+    with_risk = ws.renewal_risk_cutoff_at is not None
+    if with_risk:
+        params["risk"] = ws.renewal_risk_cutoff_at
+    row = db.session.execute(_counts_statement(with_risk), params).one()._mapping
     smaller = [s for s in STATUSES if s != "active"]
-    columns = [_count().label("all")] + [_count(Number.status == s).label(s) for s in smaller]
-    columns += [
-        _count(Number.expiring_soon.is_(True)).label("expiring_soon"),
-        _count(Number.attention_static.is_(True)).label("attention_static"),
-        # cancelled numbers are never in the static part (terminated, not expired)
-        _count(Number.cancelled_at <= soon - timedelta(days=ws.restore_window_days)).label("restore_ends_soon"),
-        # expiring soon implies not terminated; porting has no expires_at; not configured is static
-        _count(Number.expiring_soon.is_(True), Number.attention_static.is_(False),
-               Number.expires_at <= soon).label("cycles_zero_soon"),
-    ]
-    if ws.renewal_risk_cutoff_at is not None:
-        _, live_wont_renew = _clock_driven_attention(ws, now)
-        columns.append(_count(Number.expiring_soon.is_(False), Number.attention_static.is_(False),
-                              Number.expires_at >= ws.renewal_risk_cutoff_at, live_wont_renew).label("at_risk_soon"))
-    row = db.session.execute(sa.select(*columns)).one()._mapping
     counts = {s: row[s] for s in smaller}
     counts["all"] = row["all"]
     counts["active"] = row["all"] - sum(counts[s] for s in smaller)
     counts["expiring_soon"] = row["expiring_soon"]
     counts["attention"] = (row["attention_static"] + row["restore_ends_soon"] + row["cycles_zero_soon"]
-                           + row.get("at_risk_soon", 0))
+                           + (row["at_risk_soon"] if with_risk else 0))
     return counts
 
 

@@ -69,15 +69,28 @@ def attention_static_expr():
         Number.expired_at.is_not(None))
 
 
+_ONE = {}
+
+
+def recompute_one(number_id: int) -> None:
+    """recompute() for one number, with a statement built once: an inline edit runs it each time."""
+    if "stmt" not in _ONE:
+        _ONE["stmt"] = (sa.update(Number).where(Number.id == sa.bindparam("one_id")).values(_stored_values())
+                        .execution_options(synchronize_session=False))
+    db.session.execute(_ONE["stmt"], {"one_id": number_id})
+
+
+def _stored_values() -> dict:
+    return dict(status=status_expr(), expiring_soon=sa.case((expiring_soon_expr(), True), else_=False),
+                attention_static=sa.case((attention_static_expr(), True), else_=False))
+
+
 def recompute(*where) -> int:
     """Set stored status, expiring_soon and attention_static from their expressions for `where`.
 
     Runs inside the caller's transaction. It is not an edit: no version bump, no history.
     """
-    stmt = (sa.update(Number).where(*where)
-            .values(status=status_expr(), expiring_soon=sa.case((expiring_soon_expr(), True), else_=False),
-                    attention_static=sa.case((attention_static_expr(), True), else_=False))
-            .execution_options(synchronize_session=False))
+    stmt = sa.update(Number).where(*where).values(_stored_values()).execution_options(synchronize_session=False)
     return db.session.execute(stmt).rowcount
 
 

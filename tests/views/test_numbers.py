@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from did_app import clock
 from did_app.numbers.export import COLUMNS
@@ -257,3 +258,25 @@ def test_pasting_more_than_ten_thousand_numbers_is_refused(app, client, hx):
     response = hx.post("/numbers/lists", data={"q": text})
     assert response.status_code == 422
     assert "Paste at most 10,000 numbers." in response.get_data(as_text=True)
+
+
+def test_attention_count_matches_its_rows_when_renewals_are_at_risk(app, client, inventory):
+    from did_app.db import db
+    from did_app.models import Workspace
+    with app.app_context():
+        now = clock.now()
+        trunk = f.make_voice_trunk()
+        f.make_number(voice_route_id=trunk.id, expires_at=now + timedelta(days=5))  # unlimited, at risk
+        f.make_number(voice_route_id=trunk.id, expires_at=now + timedelta(days=20))  # at risk, not soon
+        ws = db.session.scalar(sa.select(Workspace))
+        if ws is None:
+            ws = Workspace()
+            db.session.add(ws)
+        ws.renewal_risk_cutoff_at = now + timedelta(days=4)
+        db.session.commit()
+    login(client, "viewer")
+    html = client.get("/numbers").get_data(as_text=True)
+    count = int(re.search(r'qf-attention"[^>]*>[^<]*<span class="count">([\d,]+)</span>', html).group(1))
+    rows = _row_count(client.get("/numbers?status=attention&per_page=100").get_data(as_text=True))
+    assert count == rows == 6  # the 5 of the inventory fixture, plus the one renewing within warn days
+    assert "balance short" in client.get("/numbers?status=attention").get_data(as_text=True)

@@ -12,7 +12,7 @@ from did_app import audit, clock
 from did_app.configuration import capacity_rules
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
-from did_app.models import CapacityGroup, CapacityPool, Number, SmsRoute, User, VoiceRoute
+from did_app.models import CapacityGroup, CapacityPool, ConfigurationProfile, Number, SmsRoute, User, VoiceRoute
 
 EDITABLE = ("description", "voice_route_id", "sms_route_id", "capacity_limit", "billing_cycles_count",
             "capacity_group_id", "dedicated_channels", "capacity_pool_id", "next_capacity_mode",
@@ -170,5 +170,6 @@ def capacity_options(number: Number) -> dict:
         CapacityPoolCountry, CapacityPoolCountry.pool_id == CapacityPool.id).where(
         CapacityPoolCountry.country == number.country).order_by(CapacityPool.name)).all()
     with_free = [(pool, capacity_rules.unassigned_channels(pool)) for pool in pools]
+    profiles = db.session.scalars(sa.select(ConfigurationProfile).order_by(ConfigurationProfile.name)).all()
     return {"groups": groups, "pools": with_free, "free_pools": [(p, f) for p, f in with_free if f > 0],
-            "voice": route_choices(VoiceRoute), "sms": route_choices(SmsRoute)}
+            "voice": route_choices(VoiceRoute), "sms": route_choices(SmsRoute), "profiles": profiles}

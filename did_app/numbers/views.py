@@ -332,6 +332,32 @@ def _parse_section(section: str, form, number: Number) -> dict:
     return changes
 
 
+@bp.post("/numbers/<digits>/apply-profile")
+@role_required("operator")
+def apply_profile(digits: str):
+    """The readiness fix "Apply profile…": the single-number apply of configuration.md §8."""
+    from did_app.configuration import profiles_service
+
+    number = _load_number(digits)
+    version, profile_id = request.form.get("version", ""), request.form.get("profile_id", "")
+    try:
+        if not profile_id.isdigit():
+            raise DomainError("Choose a profile.", "profile_id")
+        result = profiles_service.apply_profile(Actor.current(), number.id, int(profile_id),
+                                                version=int(version) if version.isdigit() else -1)
+    except Conflict as err:
+        flash(err.message, "error")
+        return _detail_response(_load_number(digits), status=409)
+    except DomainError as err:
+        return _detail_response(number, errors={err.field or "profile_id": err.message, "_section": "fix"},
+                                status=422)
+    flash("Profile applied." if result["changed"] else "Nothing changed: " + "; ".join(result["skipped"]),
+          "success")
+    if not wants_fragment():
+        return redirect(url_for("numbers.show", digits=digits) + "#readiness", 303)
+    return _detail_response(_load_number(digits))
+
+
 @bp.post("/numbers/<digits>/sections/<section>")
 @role_required("operator")
 def update_section(digits: str, section: str):

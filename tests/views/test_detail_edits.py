@@ -111,3 +111,24 @@ def test_without_javascript_the_form_posts_and_redirects(app, number):
     response = client.post(f"/numbers/{number['digits']}/sections/fix",
                            data={"csrf_token": token, "version": "1", "voice_route_id": str(number["trunk"])})
     assert response.status_code == 303 and response.headers["Location"].endswith("#readiness")
+
+
+def test_apply_profile_fix(app, client, number):
+    from did_app.models import ConfigurationProfile
+    with app.app_context():
+        profile = ConfigurationProfile(name="US default", voice_route_id=number["trunk"],
+                                       capacity_group_id=number["group"])
+        db.session.add(profile)
+        db.session.commit()
+        profile_id = profile.id
+    login(client, "operator")
+    assert "Apply profile…" in client.get(f"/numbers/{number['digits']}").get_data(as_text=True)
+    response = _post(app, "operator", f"/numbers/{number['digits']}/apply-profile",
+                     {"version": "1", "profile_id": str(profile_id)})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Profile applied." in body and "badge-active" in body
+    again = _post(app, "operator", f"/numbers/{number['digits']}/apply-profile",
+                  {"version": "2", "profile_id": str(profile_id)})
+    assert "Already matches profile" in again.get_data(as_text=True)
+    assert _post(app, "viewer", f"/numbers/{number['digits']}/apply-profile",
+                 {"version": "2", "profile_id": str(profile_id)}).status_code == 403

@@ -1,6 +1,6 @@
 """Capacity pools and shared capacity groups (configuration.md §5, §7)."""
 import sqlalchemy as sa
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, url_for
 
 from did_app import audit, money
 from did_app.configuration import capacity_rules, capacity_service
@@ -30,6 +30,14 @@ def failed(form, err: DomainError) -> int:
 def numbers_link(err: DomainError) -> str | None:
     numbers_filter = getattr(err, "numbers_filter", None)
     return url_for("numbers.index", **numbers_filter) if numbers_filter else None
+
+
+def refused_delete(page: tuple, show_url: str):
+    """A refused delete shows the object's page again. Its form is boosted, so the address bar
+    would otherwise keep the /delete URL, which a reload would GET (405)."""
+    response = make_response(*page)
+    response.headers["HX-Push-Url"] = show_url
+    return response
 
 
 @bp.get("")
@@ -148,7 +156,8 @@ def delete_pool(pool_id: int):
     try:
         capacity_service.delete_pool(audit.Actor.current(), pool_id)
     except DomainError as err:
-        return _pool_page(pool, refusal=err.message, numbers_url=numbers_link(err), status=422)
+        return refused_delete(_pool_page(pool, refusal=err.message, numbers_url=numbers_link(err), status=422),
+                              url_for(".show_pool", pool_id=pool_id))
     flash(f"Pool {name} deleted.", "success")
     return redirect(url_for(".index"), 303)
 
@@ -224,7 +233,8 @@ def delete_group(group_id: int):
     try:
         capacity_service.delete_group(audit.Actor.current(), group_id)
     except DomainError as err:
-        return _group_page(group, _group_form(group, formdata=False), refusal=err.message,
+        page = _group_page(group, _group_form(group, formdata=False), refusal=err.message,
                            numbers_url=numbers_link(err), status=422)
+        return refused_delete(page, url_for(".show_group", group_id=group_id))
     flash(f"Capacity group {name} deleted.", "success")
     return redirect(url_for(".index"), 303)

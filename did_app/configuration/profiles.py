@@ -4,7 +4,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from did_app import audit
 from did_app.configuration import profiles_service
-from did_app.configuration.capacity import failed, history
+from did_app.configuration.capacity import failed, history, refused_delete
 from did_app.configuration.capacity_forms import version_of
 from did_app.configuration.profiles_forms import BLANK, ProfileForm, RuleFilterForm, RuleForm, RuleTestForm
 from did_app.db import db
@@ -103,7 +103,8 @@ def delete(profile_id: int):
     try:
         profiles_service.delete_profile(audit.Actor.current(), profile_id)
     except DomainError as err:
-        return _profile_page(profile, _profile_form(profile, formdata=False), refusal=err.message, status=422)
+        page = _profile_page(profile, _profile_form(profile, formdata=False), refusal=err.message, status=422)
+        return refused_delete(page, url_for(".show", profile_id=profile_id))
     flash(f"Profile {name} deleted.", "success")
     return redirect(url_for(".index"), 303)
 

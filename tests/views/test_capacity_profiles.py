@@ -251,6 +251,7 @@ def test_refused_deletes_change_nothing_and_link_to_the_numbers(app, client, obj
     response = _post(client, path, {}, objs, token)
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and message in html
+    assert response.headers["HX-Push-Url"] == _fill(path, objs).removesuffix("/delete")  # not the POST-only URL
     if link:
         assert f'href="{_fill(link, objs)}">Show the numbers' in html
     assert _snapshot(app) == before

@@ -147,6 +147,17 @@ class RouteForm(AttachMixin, FlaskForm):
     def version_number(self) -> int | None:
         return int(self.version.data) if str(self.version.data or "").isdigit() else None
 
+    def attach_more(self, clean) -> None:
+        """When typing errors stopped the form, show the service's rules for the other fields too:
+        run the pure `clean()` and attach its problems to fields that have no error yet."""
+        try:
+            clean()
+        except DomainError as err:
+            for field, message in getattr(err, "problems", []):
+                target = getattr(self, field, None) if field else None
+                if target is not None and not target.errors:
+                    target.errors = [*target.errors, message]
+
     def attach_all(self, err) -> None:
         """Every problem of a RouteInvalid (or the one DomainError) under its field."""
         for field, message in getattr(err, "problems", [(err.field, err.message)]):

@@ -460,12 +460,27 @@ def _load(session, space: Space, route_id: int, kind: str, version: int | None =
     return route
 
 
+def _name_taken(session, space: Space, name, own_id: int | None) -> bool:
+    if not isinstance(name, str) or not name.strip():
+        return False
+    return session.scalar(sa.select(space.model.id).where(space.model.name_key == name.strip().lower(),
+                                                          space.model.id != (own_id or 0))) is not None
+
+
 def _check_name_free(session, space: Space, name: str, own_id: int | None) -> None:
-    key = name.strip().lower()
-    clash = session.scalar(sa.select(space.model.id).where(space.model.name_key == key,
-                                                           space.model.id != (own_id or 0)))
-    if clash is not None:
+    if _name_taken(session, space, name, own_id):
         raise RouteInvalid([("name", space.name_taken)])
+
+
+def _cleaned(session, space: Space, own_id, values: dict, clean):
+    """`clean()`, with a taken name reported together with the other problems."""
+    try:
+        return clean()
+    except RouteInvalid as err:
+        if "name" not in dict(err.problems) and _name_taken(session, space, values.get("name"), own_id):
+            err.problems.insert(0, ("name", space.name_taken))
+            err.message, err.field = space.name_taken, "name"
+        raise
 
 
 def _names(session, space: Space, ids) -> dict[int, str]:
@@ -700,8 +715,8 @@ def create_voice_trunk(actor, kind: str, values: dict) -> tuple[VoiceRoute, list
     Returns (trunk, notices). Raises RouteInvalid for any broken field rule, including a name
     already used by a trunk or trunk group.
     """
-    columns = clean_voice_trunk(kind, values)
     with write_transaction() as session:
+        columns = _cleaned(session, VOICE, None, values, lambda: clean_voice_trunk(kind, values))
         trunk = VoiceRoute(kind="trunk", trunk_kind=kind)
         notices = _save_trunk(session, VOICE, actor, trunk, columns, creating=True)
     return trunk, notices
@@ -715,7 +730,8 @@ def update_voice_trunk(actor, trunk_id: int, values: dict, version: int | None =
     """
     with write_transaction() as session:
         trunk = _load(session, VOICE, trunk_id, "trunk", version)
-        columns = clean_voice_trunk(trunk.trunk_kind, values, trunk)
+        columns = _cleaned(session, VOICE, trunk.id, values,
+                           lambda: clean_voice_trunk(trunk.trunk_kind, values, trunk))
         notices = _save_trunk(session, VOICE, actor, trunk, columns, creating=False)
     return trunk, notices
 
@@ -743,8 +759,8 @@ def delete_voice_trunk(actor, trunk_id: int) -> str:
 def create_trunk_group(actor, values: dict, member_ids) -> tuple[VoiceRoute, list[str]]:
     """Create a trunk group with 0–10 member trunks (§3). A member taken from another group is
     moved, with a notice. Returns (group, notices); raises RouteInvalid."""
-    columns, members = clean_group(VOICE, values, member_ids)
     with write_transaction() as session:
+        columns, members = _cleaned(session, VOICE, None, values, lambda: clean_group(VOICE, values, member_ids))
         group = VoiceRoute(kind="group")
         notices = _save_group(session, VOICE, actor, group, columns, members, creating=True)
     return group, notices
@@ -755,9 +771,9 @@ def update_trunk_group(actor, group_id: int, values: dict, member_ids,
     """Edit a trunk group and set its exact member set (≤ 10). Trunks left out are detached;
     numbers routed to this group and to groups that lost a trunk get their status recomputed.
     Raises RouteInvalid, Conflict or DomainError."""
-    columns, members = clean_group(VOICE, values, member_ids)
     with write_transaction() as session:
         group = _load(session, VOICE, group_id, "group", version)
+        columns, members = _cleaned(session, VOICE, group_id, values, lambda: clean_group(VOICE, values, member_ids))
         notices = _save_group(session, VOICE, actor, group, columns, members, creating=False)
     return group, notices
 
@@ -832,8 +848,8 @@ def _delete_group(space: Space, actor, group_id: int) -> str:
 def create_sms_trunk(actor, kind: str, values: dict) -> tuple[SmsRoute, list[str]]:
     """Create an SMS trunk of one of the four kinds (§4). SMPP ESME credentials are generated.
     Returns (trunk, notices); raises RouteInvalid."""
-    columns, settings = clean_sms_trunk(kind, values)
     with write_transaction() as session:
+        columns, settings = _cleaned(session, SMS, None, values, lambda: clean_sms_trunk(kind, values))
         trunk = SmsRoute(kind="trunk", trunk_kind=kind)
         columns["settings"] = settings
         notices = _save_trunk(session, SMS, actor, trunk, columns, creating=True)
@@ -845,7 +861,8 @@ def update_sms_trunk(actor, trunk_id: int, values: dict, version: int | None = N
     status of the numbers on it and on the groups concerned. Raises RouteInvalid or Conflict."""
     with write_transaction() as session:
         trunk = _load(session, SMS, trunk_id, "trunk", version)
-        columns, settings = clean_sms_trunk(trunk.trunk_kind, values, trunk)
+        columns, settings = _cleaned(session, SMS, trunk.id, values,
+                                     lambda: clean_sms_trunk(trunk.trunk_kind, values, trunk))
         columns["settings"] = settings
         notices = _save_trunk(session, SMS, actor, trunk, columns, creating=False)
     return trunk, notices
@@ -890,8 +907,8 @@ def delete_sms_trunk(actor, trunk_id: int) -> str:
 
 def create_sms_group(actor, values: dict, member_ids) -> tuple[SmsRoute, list[str]]:
     """Create an SMS trunk group with 0–10 members (§4); members from other groups move."""
-    columns, members = clean_group(SMS, values, member_ids)
     with write_transaction() as session:
+        columns, members = _cleaned(session, SMS, None, values, lambda: clean_group(SMS, values, member_ids))
         group = SmsRoute(kind="group")
         notices = _save_group(session, SMS, actor, group, columns, members, creating=True)
     return group, notices
@@ -901,9 +918,9 @@ def update_sms_group(actor, group_id: int, values: dict, member_ids,
                      version: int | None = None) -> tuple[SmsRoute, list[str]]:
     """Edit an SMS trunk group and set its exact member set (≤ 10); recomputes the status of the
     numbers routed to it and to groups that lost a trunk. Raises RouteInvalid or Conflict."""
-    columns, members = clean_group(SMS, values, member_ids)
     with write_transaction() as session:
         group = _load(session, SMS, group_id, "group", version)
+        columns, members = _cleaned(session, SMS, group_id, values, lambda: clean_group(SMS, values, member_ids))
         notices = _save_group(session, SMS, actor, group, columns, members, creating=False)
     return group, notices
 

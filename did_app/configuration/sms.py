@@ -68,6 +68,8 @@ def create(kind: str):
         else:
             flash_notices(f"SMS trunk {trunk.name} created.", notices)
             return redirect(url_for(".show", trunk_id=trunk.id), 303)
+    else:
+        form.attach_more(lambda: service.clean_sms_trunk(kind, form.values()))
     return _trunk_page(form, kind=kind, status=422)
 
 
@@ -96,6 +98,8 @@ def update(trunk_id: int):
         else:
             flash_notices(f"SMS trunk {trunk.name} saved.", notices)
             return redirect(url_for(".show", trunk_id=trunk_id), 303)
+    else:
+        form.attach_more(lambda: service.clean_sms_trunk(trunk.trunk_kind, form.values(), trunk))
     return _trunk_page(form, trunk=_trunk_or_404(trunk_id), status=422)
 
 
@@ -170,6 +174,8 @@ def create_group():
         else:
             flash_notices(f"SMS trunk group {group.name} created.", notices)
             return redirect(url_for(".show_group", group_id=group.id), 303)
+    else:
+        form.attach_more(lambda: service.clean_group(SMS, form.values(), form.members.data))
     return _group_page(form, status=422)
 
 
@@ -197,6 +203,8 @@ def update_group(group_id: int):
         else:
             flash_notices(f"SMS trunk group {group.name} saved.", notices)
             return redirect(url_for(".show_group", group_id=group_id), 303)
+    else:
+        form.attach_more(lambda: service.clean_group(SMS, form.values(), form.members.data))
     return _group_page(form, group=_group_or_404(group_id), status=422)
 
 

@@ -83,7 +83,9 @@ def _check_capacity(number: Number, changes: dict) -> None:
         if count == 0:
             changes["capacity_pool_id"] = None  # releasing the channels clears the pool
         else:
-            pool = db.session.get(CapacityPool, changes.get("capacity_pool_id") or number.capacity_pool_id or 0)
+            # locked, so two edits can't both take the pool's last free channels (PostgreSQL)
+            pool = db.session.get(CapacityPool, changes.get("capacity_pool_id") or number.capacity_pool_id or 0,
+                                  with_for_update=True)
             if pool is None:
                 raise DomainError("Choose the pool the channels come from.", "capacity_pool_id")
             refusal = capacity_rules.dedicated_refusal(number, pool, count)

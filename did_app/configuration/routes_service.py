@@ -453,8 +453,8 @@ def _load(session, space: Space, route_id: int, kind: str, version: int | None =
     route = session.scalar(sa.select(space.model).where(space.model.id == route_id, space.model.kind == kind)
                            .with_for_update())
     if route is None:
-        raise DomainError(f"That {space.trunk_label.lower() if kind == 'trunk' else space.group_label.lower()} "
-                          "no longer exists.")
+        noun = (space.trunk_label if kind == "trunk" else space.group_label).replace("Trunk", "trunk")
+        raise DomainError(f"This {noun} no longer exists.")
     if version is not None and route.version != version:
         raise Conflict("This record was changed by someone else. Your edit was not saved.")
     return route
@@ -998,11 +998,11 @@ def sms_summary(trunk) -> str:
     return ""
 
 
-def number_counts(space: Space) -> dict[int, int]:
-    """Numbers per route id, in one grouped query (list pages show them for every row)."""
+def number_counts(space: Space, route_ids=None) -> dict[int, int]:
+    """Numbers per route id in one grouped query: every route (list pages), or only `route_ids`."""
     col = space.number_column
-    rows = db.session.execute(sa.select(col, sa.func.count()).where(col.is_not(None)).group_by(col))
-    return dict(rows.all())
+    where = col.in_([i for i in route_ids if i]) if route_ids is not None else col.is_not(None)
+    return dict(db.session.execute(sa.select(col, sa.func.count()).where(where).group_by(col)).all())
 
 
 def list_routes(space: Space, *, name: str = "", kind: str = "", group: str = ""):

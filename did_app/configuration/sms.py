@@ -45,7 +45,8 @@ def _trunk_page(form, *, trunk=None, kind=None, refusal=None, status=200, blocks
     kind = trunk.trunk_kind if trunk is not None else kind
     group = service.get_route(SMS, trunk.group_id, "group") if trunk is not None and trunk.group_id else None
     return render(TRUNK_PAGE, *blocks, form=form, trunk=trunk, kind=kind, group=group, refusal=refusal,
-                  counts=service.number_counts(SMS) if trunk is not None else {}, service=service,
+                  counts=service.number_counts(SMS, [trunk.id, trunk.group_id]) if trunk is not None else {},
+                  service=service,
                   settings=dict(trunk.settings or {}) if trunk is not None else {},
                   history=service.history("sms_trunk", trunk.id) if trunk is not None else []), status
 
@@ -134,8 +135,7 @@ def remove(trunk_id: int):
 # ---- SMS trunk groups ----
 
 def _group_form(**kwargs):
-    form = forms.GroupForm(**kwargs)
-    return form
+    return forms.GroupForm(**kwargs)
 
 
 def _group_or_404(group_id: int):
@@ -151,7 +151,7 @@ def _group_page(form, *, group=None, refusal=None, order_errors=None, order_valu
     members = service.members_of(SMS, group.id) if group is not None else []
     return render(GROUP_PAGE, form=form, group=group, refusal=refusal, rows=service.try_order(SMS, members),
                   candidates=service.member_candidates(SMS, group.id if group is not None else None), service=service,
-                  counts=service.number_counts(SMS) if group is not None else {},
+                  counts=service.number_counts(SMS, [group.id]) if group is not None else {},
                   order_errors=order_errors or {}, order_values=order_values or {},
                   history=service.history("sms_trunk_group", group.id) if group is not None else []), status
 

@@ -17,6 +17,7 @@ from did_app.security import role_required
 
 bp = Blueprint("trunks", __name__, url_prefix="/trunks")
 FILTERS = ("name", "kind", "group")
+TRUNK_PAGE, GROUP_PAGE = "configuration/trunks_form.html", "configuration/trunks_group.html"
 
 
 @bp.get("")
@@ -51,12 +52,9 @@ def _trunk_or_404(trunk_id: int):
     return service.get_route(VOICE, trunk_id, "trunk") or abort(404)
 
 
-TRUNK_PAGE, GROUP_PAGE = "configuration/trunks_form.html", "configuration/trunks_group.html"
-
-
 def _trunk_page(form, *, trunk=None, kind=None, refusal=None, status=200, blocks=()):
     kind = trunk.trunk_kind if trunk is not None else kind
-    counts = service.number_counts(VOICE) if trunk is not None else {}
+    counts = service.number_counts(VOICE, [trunk.id, trunk.group_id]) if trunk is not None else {}
     group = service.get_route(VOICE, trunk.group_id, "group") if trunk is not None and trunk.group_id else None
     transport = getattr(form, "transport", None)
     media = getattr(form, "media_encryption", None)
@@ -76,7 +74,7 @@ def new(kind: str):
 @role_required("operator")
 def create(kind: str):
     form = _trunk_form(kind)
-    if request.form.get("move"):
+    if request.form.get("move") and hasattr(form, "codecs"):
         form.codecs.move(request.form["move"])
         return _trunk_page(form, kind=kind, blocks=("codecs",))
     if form.validate_on_submit():
@@ -141,8 +139,7 @@ def remove(trunk_id: int):
 # ---- trunk groups ----
 
 def _group_form(**kwargs):
-    form = forms.TrunkGroupForm(**kwargs)
-    return form
+    return forms.TrunkGroupForm(**kwargs)
 
 
 def _group_or_404(group_id: int):
@@ -153,7 +150,7 @@ def _group_page(form, *, group=None, refusal=None, order_errors=None, order_valu
     members = service.members_of(VOICE, group.id) if group is not None else []
     return render(GROUP_PAGE, form=form, group=group, refusal=refusal,
                   rows=service.try_order(VOICE, members), candidates=service.member_candidates(VOICE, group.id if group is not None else None),
-                  counts=service.number_counts(VOICE) if group is not None else {},
+                  counts=service.number_counts(VOICE, [group.id]) if group is not None else {},
                   order_errors=order_errors or {}, order_values=order_values or {}, service=service,
                   history=service.history("trunk_group", group.id) if group is not None else []), status
 

@@ -98,6 +98,8 @@ def test_an_invalid_limit_shows_its_message_and_writes_nothing(live_app, live, p
     expect(cell.get_by_label(re.compile("^Capacity limit of"))).to_have_attribute("aria-invalid", "true")
     cell.get_by_label(re.compile("^Capacity limit of")).press("Escape")
     expect(page.get_by_role("button", name="Edit capacity limit of +1 415-555-0002")).to_be_visible()
+    expect(page.locator(f"#number-{ids['plain']}")).to_have_count(1)  # the row came back whole,
+    expect(page.locator(f"#number-{ids['plain']} tr")).to_have_count(0)  # not a row inside a cell
     with live_app.app_context():
         n = db.session.get(Number, ids["plain"])
         assert n.capacity_limit is None and n.version == 1

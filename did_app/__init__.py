@@ -17,7 +17,7 @@ PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login", "auth.setup"}
 # the top navigation; an entry shows once its page exists
 NAV_LINKS = (("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
              ("configuration.capacity.index", "Capacity"), ("configuration.profiles.index", "Profiles & rules"),
-             ("activity.index", "Activity"))
+             ("billing.index", "Billing"), ("intake.orders", "Orders"), ("activity.index", "Activity"))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -47,19 +47,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_hooks(app)
 
-    from did_app import cli
+    from did_app import cli, ops_cli
+    from did_app.imports import cli as import_cli
     cli.register(app)
+    ops_cli.register(app)
+    import_cli.register(app)
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
     from did_app.activity.views import bp as activity_bp
     from did_app.auth.views import bp as auth_bp
+    from did_app.billing.views import bp as billing_bp
     from did_app.configuration.views import bp as configuration_bp
     from did_app.health import bp as health_bp
+    from did_app.imports.views import bp as imports_bp
+    from did_app.intake.views import bp as intake_bp
     from did_app.numbers.views import bp as numbers_bp
 
-    for bp in (auth_bp, health_bp, numbers_bp, configuration_bp, activity_bp):
+    for bp in (auth_bp, health_bp, numbers_bp, configuration_bp, activity_bp,
+               billing_bp, intake_bp, imports_bp):
         app.register_blueprint(bp)
     from did_app.numbers import template_globals
     template_globals.install(app)

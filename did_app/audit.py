@@ -1,4 +1,5 @@
 """Audit rows, written in the caller's transaction (access.md §6)."""
+import sqlalchemy as sa
 from flask import g, has_request_context, request
 from flask_login import current_user
 
@@ -45,6 +46,22 @@ def record(actor: Actor, action: str, object_type: str, object_id, object_label:
         request_id=getattr(g, "request_id", None) if has_request_context() else None)
     db.session.add(event)
     return event
+
+
+def record_many(actor: Actor, events: list[dict], *, batch_id: int | None = None) -> None:
+    """Insert many audit rows in one statement (bulk work); each dict holds action, object_type,
+    object_id, object_label and optionally before, after, note."""
+    if not events:
+        return
+    now = clock.now()
+    ip = request.remote_addr if has_request_context() else None
+    request_id = getattr(g, "request_id", None) if has_request_context() else None
+    rows = [dict(at=now, actor_id=actor.user_id, actor_label=actor.label, source=actor.source,
+                 action=e["action"], object_type=e["object_type"], object_id=e.get("object_id"),
+                 object_label=e["object_label"][:255], before=_clean(e.get("before")),
+                 after=_clean(e.get("after")), note=e.get("note"), batch_id=batch_id, ip=ip,
+                 request_id=request_id) for e in events]
+    db.session.execute(sa.insert(AuditEvent), rows)
 
 
 def diff(before: dict, after: dict) -> tuple[dict, dict]:

@@ -1,0 +1,1 @@
+"""Numbers in and out (lifecycle.md): periods, the ledger, creation, renewal, expiry, release."""

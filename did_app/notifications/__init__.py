@@ -1,0 +1,1 @@
+"""Reminders and notifications (lifecycle.md §12)."""

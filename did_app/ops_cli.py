@@ -1,0 +1,5 @@
+"""Operations commands: scheduler, tick, backup (interfaces.md)."""
+
+
+def register(app) -> None:
+    pass

@@ -44,6 +44,11 @@ def fmt_date(value) -> str:
     return _date_text(value)
 
 
+def local_date(dt: datetime, ws) -> str:
+    """A UTC instant as a date in `ws`'s time zone, without a request (services, jobs)."""
+    return _date_text(dt.astimezone(_zone(ws.time_zone)).date())
+
+
 @lru_cache(maxsize=4096)
 def _money_text(minor: int, currency: str) -> str:
     return money.format_money(minor, currency)

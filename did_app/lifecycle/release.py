@@ -91,7 +91,8 @@ def release_numbers(session, actor, number_ids, reason: str, *, refund: bool = F
         session.execute(sa.delete(Number).where(Number.id.in_(ids))
                         .execution_options(synchronize_session=False))
         released.extend(ids)
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Number) and obj.id in set(released):
+    gone = set(released)
+    for key, obj in list(session.identity_map.items()):
+        if key[0] is Number and key[1][0] in gone:  # by identity key: the row can't be reloaded
             session.expunge(obj)
     return released

@@ -1,0 +1,27 @@
+"""In-app notifications for lifecycle events (lifecycle.md §12): one grouped row per event batch,
+its numbers kept as a saved list so the notification links to them. Written in the caller's
+transaction, so a notification exists exactly when its cause does."""
+import secrets
+
+from did_app import clock
+from did_app.models import Notification, SavedList
+
+MAX_PAYLOAD_NUMBERS = 1000
+
+
+def notify(session, kind: str, numbers: list[str], message: str) -> Notification | None:
+    if not numbers:
+        return None
+    now = clock.now()
+    token = secrets.token_urlsafe(16)[:22]
+    session.add(SavedList(token=token, items=list(numbers), raw_unrecognised=[], source="notification",
+                          created_at=now, last_used_at=now, keep=True))
+    note = Notification(kind=kind, created_at=now, due_on=None, offset_days=None, count=len(numbers),
+                        message=message, list_token=token,
+                        payload={"numbers": list(numbers[:MAX_PAYLOAD_NUMBERS])})
+    session.add(note)
+    return note
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"

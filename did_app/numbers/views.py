@@ -17,11 +17,12 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
-from did_app import clock, money
+from did_app import clock, filters, money
 from did_app.audit import Actor
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
 from did_app.htmx import render, wants_fragment
+from did_app.lifecycle import service as lifecycle
 from did_app.models import AuditEvent, Number, SmsRoute, VoiceRoute
 from did_app.numbers import cells, edits, export, filter_options, queries, readiness, report, search, service
 from did_app.security import role_required
@@ -253,10 +254,23 @@ def show(digits: str):
     return _detail_response(_load_number(digits))
 
 
-DETAIL_BLOCKS = ("header", "general", "readiness", "trunks", "capacity", "billing")
+DETAIL_BLOCKS = ("header", "general", "readiness", "trunks", "capacity", "order", "billing")
 
 
-def _detail_context(number: Number, errors=None, values=None) -> dict:
+def _lifecycle_actions(number: Number, ws, now, error=None, open_action=None) -> dict:
+    """What the details page offers for this number's lifecycle, with quotes (lifecycle.md §5, §7)."""
+    state = lifecycle.lifecycle_state(number)
+    renew_refusal = lifecycle.renew_refusal(number)
+    return dict(
+        renew=[] if renew_refusal else [lifecycle.renew_quote(number, m, ws, now) for m in lifecycle.RENEW_MONTHS],
+        renew_refusal=renew_refusal if state != "CANCELLED" else None,
+        restore=lifecycle.restore_quote(number, ws, now) if state == "CANCELLED" else None,
+        cancel=lifecycle.release_date_if_cancelled(ws, now) if lifecycle.cancel_refusal(number) is None else None,
+        remove=lifecycle.refund_quote(number.id) if lifecycle.remove_refusal(number) is None else None,
+        error=error, open=open_action)
+
+
+def _detail_context(number: Number, errors=None, values=None, error=None, open_action=None) -> dict:
     ws, now = g.workspace, clock.now()
     history = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.object_type == "number", AuditEvent.object_label == number.number)
@@ -269,11 +283,12 @@ def _detail_context(number: Number, errors=None, values=None) -> dict:
                 voice_choices=edits.route_choices(VoiceRoute), sms_choices=edits.route_choices(SmsRoute),
                 fix_options=edits.capacity_options(number),
                 next_price_text=money.plain(number.next_monthly_price_minor or number.monthly_price_minor,
-                                            ws.currency))
+                                            ws.currency),
+                actions=_lifecycle_actions(number, ws, now, error, open_action))
 
 
-def _detail_response(number: Number, *, errors=None, values=None, status=200):
-    context = _detail_context(number, errors, values)
+def _detail_response(number: Number, *, errors=None, values=None, status=200, error=None, open_action=None):
+    context = _detail_context(number, errors, values, error, open_action)
     if wants_fragment() and request.method == "POST":
         return render("numbers/detail.html", *DETAIL_BLOCKS, flash_oob=True, oob=True, **context), status
     return render("numbers/detail.html", **context), status
@@ -356,6 +371,53 @@ def apply_profile(digits: str):
     if not wants_fragment():
         return redirect(url_for("numbers.show", digits=digits) + "#readiness", 303)
     return _detail_response(_load_number(digits))
+
+
+LIFECYCLE_ACTIONS = {"renew", "cancel", "restore", "remove"}
+
+
+@bp.post("/numbers/<digits>/lifecycle/<action>")
+@role_required("operator")
+def lifecycle_action(digits: str, action: str):
+    """Renew, cancel, restore, or remove and refund one number, after its in-place confirmation."""
+    if action not in LIFECYCLE_ACTIONS:
+        abort(404)
+    number = _load_number(digits)
+    version = request.form.get("version", "")
+    version = int(version) if version.isdigit() else -1
+    actor = Actor.current()
+    try:
+        if action == "renew":
+            months = request.form.get("months", "")
+            quote = lifecycle.renew(actor, number.id, int(months) if months.isdigit() else 0, version=version)
+            message = f"Renewed until {filters.fmt_date(quote.new_expires_at)}."
+        elif action == "cancel":
+            lifecycle.cancel(actor, number.id, version=version)
+            message = "Cancelled. Traffic is blocked; you can restore the number within the restore window."
+        elif action == "restore":
+            quote = lifecycle.restore(actor, number.id, version=version)
+            message = "Restored." + (f" Charged {filters.fmt_money(quote.cost_minor)}." if quote.cost_minor else "")
+        else:
+            refund = lifecycle.remove_and_refund(actor, number.id, version=version)
+            flash(f"{number.number} was removed and {filters.fmt_money(refund)} refunded.", "success")
+            return _redirect(url_for("numbers.index"))
+    except Conflict as err:
+        flash(err.message, "error")
+        return _detail_response(_load_number(digits), status=409)
+    except DomainError as err:
+        return _detail_response(number, error=err.message, open_action=action, status=422)
+    flash(message, "success")
+    if not wants_fragment():
+        return redirect(url_for("numbers.show", digits=digits) + "#billing", 303)
+    return _detail_response(_load_number(digits))
+
+
+def _redirect(url: str):
+    if wants_fragment():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
 
 
 @bp.post("/numbers/<digits>/sections/<section>")

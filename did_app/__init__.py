@@ -96,8 +96,11 @@ def _unauthorized():
 
 
 def _register_hooks(app: Flask) -> None:
+    from did_app import memory
     from did_app.auth import service as auth_service
     from did_app.workspace import current_workspace
+
+    memory.install(app)  # first, so that every request is counted
 
     @app.before_request
     def _gatekeeper():

@@ -1,6 +1,5 @@
 """CSV export of My Numbers (numbers.md §7.8): streamed, keyset-paged, formula-safe."""
 import csv
-import ctypes
 import io
 import re
 from datetime import timezone
@@ -9,7 +8,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from did_app import money
+from did_app import memory, money
 from did_app.db import db
 from did_app.models import (
     CapacityGroup,
@@ -180,8 +179,5 @@ def generate_csv(conds, sort: str, currency: str):
 
 
 def _give_memory_back() -> None:
-    """Return the export's freed heap to the OS (glibc keeps it otherwise); a no-op elsewhere."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    """Return the export's freed heap to the OS at once (glibc keeps it otherwise)."""
+    memory.give_back()

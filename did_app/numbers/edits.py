@@ -102,6 +102,9 @@ def _check_capacity(number: Number, changes: dict) -> None:
             raise DomainError("Enter the monthly price from the next renewal.", "next_monthly_price_minor")
 
 
+RENEWAL_FIELDS = {"billing_cycles_count", "next_capacity_mode", "next_monthly_price_minor"}
+
+
 def update_number(actor, number_id: int, version: int, **changes) -> tuple[Number, dict]:
     """Change any of the editable fields of one number (admin, operator).
 
@@ -135,6 +138,9 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
         number.updated_at, number.updated_by = clock.now(), actor.user_id
         session.flush()  # bumps version (ORM version counter) and catches a concurrent save
         status.recompute_one(number.id)
+        if RENEWAL_FIELDS.intersection(new):  # what renews, and for how much, moved the cutoff
+            from did_app.lifecycle import forecast
+            forecast.recompute_cutoff(session)
         audit.record(actor, "number.updated", "number", number.id, number.number,
                      before=_labelled(old), after=_labelled(new))
     return number, {k: (old[k], new[k]) for k in new}

@@ -142,3 +142,20 @@ def test_next_capacity_mode_only_where_the_mode_can_switch(app):
             update_number(ACTOR, local.id, 1, next_capacity_mode="zero_included")
         update_number(ACTOR, local.id, 1, next_capacity_mode="zero_included", next_monthly_price_minor=90)
         assert _fresh(local.id).next_capacity_mode == "zero_included"
+
+
+def test_turning_renewal_off_recomputes_the_risk_cutoff(app):
+    from did_app.lifecycle import forecast
+    from did_app.models import Workspace
+    from did_app.workspace import ensure_workspace
+
+    with app.app_context():
+        ensure_workspace(db.session)
+        db.session.commit()
+        n = f.make_number(expires_at=clock.now() + timedelta(days=5), monthly_price_minor=500)
+        forecast.recompute_cutoff(db.session)
+        db.session.commit()
+        assert db.session.scalar(sa.select(Workspace.renewal_risk_cutoff_at)) is not None  # balance 0
+        update_number(ACTOR, n.id, n.version, billing_cycles_count=0)
+        db.session.expire_all()
+        assert db.session.scalar(sa.select(Workspace.renewal_risk_cutoff_at)) is None

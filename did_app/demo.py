@@ -1666,5 +1666,6 @@ class _Seeder:
         _insert(s, LedgerEntry, rows)
         events.clear()
         self.ws.balance_minor = balance
-        self.ws.renewal_risk_cutoff_at = None  # the balance covers every renewal in the horizon
         s.flush()
+        from did_app.lifecycle import forecast
+        forecast.recompute_cutoff(s)  # the demo balance covers the horizon; computed, not assumed

@@ -3,6 +3,7 @@
 Each purge deletes in chunks of 500 rows, one transaction per chunk, so web writes never wait long;
 a predicate re-read at every chunk makes a second run (or a concurrent one) delete nothing more.
 """
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -26,6 +27,9 @@ from did_app.models import (
 from did_app.numbers.service import LIST_TTL
 
 CHUNK = 500
+# SQLite's busy handler polls: a process that commits and at once begins again starves every waiter
+# (web requests included) until its busy timeout; a short pause between chunks lets them in
+PAUSE_BETWEEN_CHUNKS = 0.02
 # a preview expires after 30 minutes (batch.md §2); it is purged a day later, so a tab left open
 # overnight still answers "This preview has expired" rather than a 404
 PREVIEW_PURGE_AFTER = timedelta(days=1)
@@ -90,3 +94,4 @@ def _purge(model, predicate, before_delete=None) -> int:
                                            .execution_options(synchronize_session=False)).rowcount
         if len(ids) < CHUNK:
             return deleted
+        time.sleep(PAUSE_BETWEEN_CHUNKS)

@@ -48,15 +48,17 @@ MISFIRE_GRACE_SECONDS = 120
 def run_job(app, job: Job) -> int:
     """Run one job in its own app context (so its own session); log start, duration and rows touched.
 
-    Exceptions propagate: under APScheduler they reach its log, under `flask tick` the command.
+    Exceptions propagate, with their traceback logged by the caller: APScheduler's log, or
+    run_all_once().
     """
     log.info("job %s: start", job.name)
     started = time.perf_counter()
     try:
         with app.app_context():
             rows = job.func()
-    except Exception:
-        log.exception("job %s: failed after %.2f s", job.name, time.perf_counter() - started)
+    except Exception as exc:
+        log.error("job %s: failed after %.2f s: %s: %s", job.name, time.perf_counter() - started,
+                  type(exc).__name__, exc)
         raise
     log.info("job %s: %s rows touched in %.2f s", job.name, rows, time.perf_counter() - started)
     return rows
@@ -66,6 +68,8 @@ def register_jobs(scheduler, app, *, run_now: bool = False) -> None:
     """Add every JOBS entry to `scheduler` (not started). With `run_now`, each job also runs once at
     start, so what a stopped scheduler missed is done at once instead of at the next slot."""
     first = {"next_run_time": clock.SystemClock().now()} if run_now else {}  # APScheduler runs on real time
+    # run_job logs each run; APScheduler's own INFO lines ("Running job …") would say it twice
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     for job in JOBS:
         scheduler.add_job(run_job, CronTrigger.from_crontab(job.crontab, timezone="UTC"), args=(app, job),
                           id=job.name, name=job.name, replace_existing=True, coalesce=True,
@@ -82,7 +86,8 @@ def run_all_once(app) -> dict:
     for job in JOBS:
         try:
             results[job.name] = run_job(app, job)
-        except Exception as exc:  # logged with its traceback by run_job
+        except Exception as exc:
+            log.exception("job %s raised", job.name)
             results[job.name] = exc
     return results
 

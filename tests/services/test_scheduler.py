@@ -117,7 +117,8 @@ def test_run_all_once_runs_the_table_in_order_and_survives_a_failure(app, monkey
     assert order == [("a", True), ("b", True), ("c", True)]
     assert results["a"] == 1 and results["c"] == 3
     assert isinstance(results["b"], RuntimeError)
-    assert any(r.levelno == logging.ERROR and "job b: failed" in r.getMessage() for r in caplog.records)
+    assert any(r.levelno == logging.ERROR and r.getMessage().startswith("job b: failed after") for r in caplog.records)
+    assert any(r.exc_info and r.getMessage() == "job b raised" for r in caplog.records)
 
 
 # ---- in-process start --------------------------------------------------------------------------------

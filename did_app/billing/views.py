@@ -1,4 +1,166 @@
 """Billing area: balance, ledger, forecast, released numbers (lifecycle.md §6, §8, §10)."""
-from flask import Blueprint
+import csv
+import io
+import json
 
-bp = Blueprint("billing", __name__)
+import sqlalchemy as sa
+from flask import Blueprint, Response, flash, g, redirect, request, stream_with_context, url_for
+
+from did_app import audit, clock, money
+from did_app.billing import outlook, queries, service
+from did_app.billing.forms import AdjustmentForm, TopUpForm
+from did_app.db import db
+from did_app.errors import DomainError
+from did_app.htmx import render
+from did_app.lifecycle import forecast as forecast_lib
+from did_app.models import CapacityPool
+from did_app.numbers.export import safe_cell
+from did_app.security import role_required
+
+bp = Blueprint("billing", __name__, url_prefix="/billing")
+LEDGER_COLUMNS = ("at", "kind", "amount", "balance_after", "number", "pool", "order_id", "batch_id", "actor",
+                  "note", "detail")
+FORECAST_COLUMNS = ("date", "kind", "number or pool", "amount", "cumulative", "covered")
+RELEASED_COLUMNS = ("number", "country", "region", "city", "number_type", "description", "added_at",
+                    "released_at", "reason", "voice_route", "sms_route", "identity", "order_reference",
+                    "total_charged", "total_refunded", "old_number_id")
+
+
+def _iso(dt) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else ""
+
+
+def _csv_response(lines, stem: str) -> Response:
+    name = f"{stem}-{clock.now().strftime('%Y%m%d-%H%M%S')}.csv"
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _csv_lines(header, rows):
+    """CSV text in pieces of about 500 rows; `rows` yields lists of cells."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for i, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if i % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+# ---- balance and ledger ---------------------------------------------------------------------
+
+def _index_page(top_up_form=None, adjust_form=None, status: int = 200):
+    ws = g.workspace
+    f = queries.LedgerFilter.from_args(request.args)
+    rows, has_more = queries.ledger_page(f.conditions(ws.time_zone), f.page)
+    body = render("billing/index.html", "ledger", filters=f, rows=rows, has_more=has_more,
+                  kinds=queries.KIND_LABELS, pools=queries.pool_names(),
+                  top_up_form=top_up_form or TopUpForm(formdata=None, prefix="top_up", currency=ws.currency),
+                  adjust_form=adjust_form or AdjustmentForm(formdata=None, prefix="adjust", currency=ws.currency))
+    return body, status
+
+
+@bp.get("")
+def index():
+    return _index_page()
+
+
+@bp.post("/top-up")
+@role_required("admin")
+def top_up():
+    form = TopUpForm(prefix="top_up", currency=g.workspace.currency)
+    if form.validate_on_submit():
+        try:
+            row = service.top_up(audit.Actor.current(), form.amount.minor, form.note.data)
+        except DomainError as err:
+            form.attach(err)
+        else:
+            flash(f"Added {money.format_money(row['amount_minor'], g.workspace.currency)}. Balance "
+                  f"{money.format_money(row['balance_after_minor'], g.workspace.currency)}.", "success")
+            return redirect(url_for(".index"), 303)
+    return _index_page(top_up_form=form, status=422)
+
+
+@bp.post("/adjustments")
+@role_required("admin")
+def adjust():
+    form = AdjustmentForm(prefix="adjust", currency=g.workspace.currency)
+    if form.validate_on_submit():
+        try:
+            row = service.adjust(audit.Actor.current(), form.amount.minor, form.note.data)
+        except DomainError as err:
+            form.attach(err)
+        else:
+            flash(f"Adjusted by {money.format_money(row['amount_minor'], g.workspace.currency)}. Balance "
+                  f"{money.format_money(row['balance_after_minor'], g.workspace.currency)}.", "success")
+            return redirect(url_for(".index"), 303)
+    return _index_page(adjust_form=form, status=422)
+
+
+@bp.get("/ledger.csv")
+def ledger_csv():
+    ws = g.workspace
+    currency, conds = ws.currency, queries.LedgerFilter.from_args(request.args).conditions(ws.time_zone)
+    pools = queries.pool_names()
+    rows = ([_iso(e.at), e.kind, money.plain(e.amount_minor, currency), money.plain(e.balance_after_minor, currency),
+             e.number or "", safe_cell(pools.get(e.pool_id, "")), e.order_id or "", e.batch_id or "",
+             safe_cell(e.actor_label), safe_cell(e.note), safe_cell(json.dumps(e.detail)) if e.detail else ""]
+            for e in queries.ledger_stream(conds))
+    return _csv_response(_csv_lines(LEDGER_COLUMNS, rows), "ledger")
+
+
+@bp.get("/numbers")
+def number_totals():
+    f = queries.TotalsFilter.from_args(request.args)
+    rows, count = queries.number_totals(f, g.workspace.time_zone)
+    return render("billing/number_totals.html", "totals", filters=f, rows=rows, count=count,
+                  per_page=queries.PER_PAGE)
+
+
+# ---- forecast ---------------------------------------------------------------------------------
+
+@bp.get("/forecast")
+def forecast():
+    ws = g.workspace
+    failed = db.session.scalars(sa.select(CapacityPool).where(CapacityPool.renewal_failed_on.is_not(None))
+                                .order_by(CapacityPool.name)).all()
+    return render("billing/forecast.html", o=outlook.build(db.session, clock.now(), ws.time_zone),
+                  failed_pools=failed)
+
+
+@bp.get("/forecast.csv")
+def forecast_csv():
+    raw = request.args.get("days", "")
+    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 365 else outlook.HORIZON
+    currency = g.workspace.currency
+    rows = ([_iso(o.at), o.kind, safe_cell(o.label), money.plain(o.amount_minor, currency),
+             money.plain(o.cumulative_minor, currency), "true" if o.covered else "false"]
+            for o in forecast_lib.occurrences(db.session, days))
+    return _csv_response(_csv_lines(FORECAST_COLUMNS, rows), "forecast")
+
+
+# ---- released numbers -------------------------------------------------------------------------
+
+@bp.get("/released")
+def released():
+    f = queries.ReleasedFilter.from_args(request.args)
+    rows, count = queries.released_page(f.conditions(g.workspace.time_zone), f.page)
+    return render("billing/released.html", "results", filters=f, rows=rows, count=count,
+                  per_page=queries.PER_PAGE, reasons=queries.RELEASE_REASONS,
+                  countries=queries.released_countries())
+
+
+@bp.get("/released.csv")
+def released_csv():
+    ws = g.workspace
+    currency, conds = ws.currency, queries.ReleasedFilter.from_args(request.args).conditions(ws.time_zone)
+    rows = ([r.number, r.country, safe_cell(r.region), safe_cell(r.city), r.number_type, safe_cell(r.description),
+             _iso(r.added_at), _iso(r.released_at), r.reason, safe_cell(r.voice_route_name),
+             safe_cell(r.sms_route_name), safe_cell(r.identity_name), safe_cell(r.order_reference),
+             money.plain(r.total_charged_minor, currency), money.plain(r.total_refunded_minor, currency),
+             r.old_number_id] for r in queries.released_stream(conds))
+    return _csv_response(_csv_lines(RELEASED_COLUMNS, rows), "released")
+

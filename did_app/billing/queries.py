@@ -1,0 +1,237 @@
+"""Read side of the billing area: the ledger, per-number totals and released numbers, with the
+filters their pages and CSV exports share. Dates are workspace-local days, both ends inclusive."""
+import re
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from did_app.db import db
+from did_app.models import CapacityPool, LedgerEntry, Number, ReleasedNumber
+from did_app.models.lifecycle import LEDGER_KINDS
+
+PER_PAGE = 50
+CHARGE_KINDS = ("add_charge", "renewal", "manual_renewal", "restore_charge")
+KIND_LABELS = {"top_up": "Top-up", "adjustment": "Adjustment", "add_charge": "Add charge", "renewal": "Renewal",
+               "manual_renewal": "Manual renewal", "restore_charge": "Restore charge",
+               "pool_charge": "Pool charge", "refund": "Refund"}
+RELEASE_REASONS = {"expired": "Expired", "cancelled": "Cancelled", "registration_deadline": "Registration deadline",
+                   "removed_unregistered": "Removed and refunded", "port_in_cancelled": "Port-in cancelled"}
+TOTALS_SORTS = ("net", "charged", "refunded", "number")
+
+
+def _page(raw: str | None) -> int:
+    raw = raw or "1"
+    return max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
+
+
+def _day(raw: str | None) -> str:
+    try:
+        return date.fromisoformat(raw).isoformat() if raw else ""
+    except ValueError:
+        return ""
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _number_condition(column, text: str):
+    """Digits typed in any format match inside the stored E.164 text."""
+    digits = re.sub(r"\D", "", text)
+    return column.like(_like(digits), escape="\\") if digits else None
+
+
+def _between(column, date_from: str, date_to: str, tz: str) -> list:
+    zone, conds = ZoneInfo(tz), []
+    if date_from:
+        conds.append(column >= datetime.combine(date.fromisoformat(date_from), time.min, zone))
+    if date_to:
+        conds.append(column < datetime.combine(date.fromisoformat(date_to) + timedelta(days=1), time.min, zone))
+    return conds
+
+
+class _Filter:
+    """Query-string filters: `args()` gives them back for links, without blanks and the page."""
+
+    def args(self, **overrides) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "page"}
+        data.update(overrides)
+        return {k: v for k, v in data.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.args())
+
+
+# ---- ledger ---------------------------------------------------------------------------------
+
+@dataclass
+class LedgerFilter(_Filter):
+    kind: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    number: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "LedgerFilter":
+        kind = (args.get("kind") or "").strip()
+        return cls(kind=kind if kind in LEDGER_KINDS else "", date_from=_day(args.get("date_from")),
+                   date_to=_day(args.get("date_to")), number=(args.get("number") or "").strip()[:40],
+                   page=_page(args.get("page")))
+
+    def conditions(self, tz: str) -> list:
+        conds = _between(LedgerEntry.at, self.date_from, self.date_to, tz)
+        if self.kind:
+            conds.append(LedgerEntry.kind == self.kind)
+        if self.number:
+            cond = _number_condition(LedgerEntry.number, self.number)
+            conds.append(cond if cond is not None else sa.false())
+        return conds
+
+
+def ledger_page(conds: list, page: int) -> tuple[list[LedgerEntry], bool]:
+    """One page, newest first; the flag says whether an older page exists."""
+    rows = db.session.scalars(sa.select(LedgerEntry).where(*conds)
+                              .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc())
+                              .offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
+    return rows[:PER_PAGE], len(rows) > PER_PAGE
+
+
+def ledger_stream(conds: list, batch: int = 1000):
+    """Every matching row, newest first, in keyset pages (the CSV export)."""
+    last = None
+    while True:
+        stmt = sa.select(LedgerEntry).where(*conds)
+        if last is not None:
+            stmt = stmt.where(sa.tuple_(LedgerEntry.at, LedgerEntry.id) < sa.tuple_(*last))
+        rows = db.session.scalars(stmt.order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc()).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = (rows[-1].at, rows[-1].id)
+        db.session.expunge_all()
+
+
+def pool_names() -> dict[int, str]:
+    return dict(db.session.execute(sa.select(CapacityPool.id, CapacityPool.name)).all())
+
+
+# ---- per-number totals ------------------------------------------------------------------------
+
+@dataclass
+class TotalsFilter(_Filter):
+    number: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    sort: str = "net"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "TotalsFilter":
+        sort = args.get("sort") or "net"
+        return cls(number=(args.get("number") or "").strip()[:40], date_from=_day(args.get("date_from")),
+                   date_to=_day(args.get("date_to")), sort=sort if sort in TOTALS_SORTS else "net",
+                   page=_page(args.get("page")))
+
+    def args(self, **overrides) -> dict:
+        data = super().args(**overrides)
+        if data.get("sort") == "net":
+            data.pop("sort")
+        return data
+
+
+def number_totals(f: TotalsFilter, tz: str) -> tuple[list, int]:
+    """(rows, total count): per number (by id, so a number added again is a new line) its total
+    charged, refunded and net, with `digits` set while the number is still in the inventory."""
+    conds = [LedgerEntry.number_id.is_not(None), *_between(LedgerEntry.at, f.date_from, f.date_to, tz)]
+    if f.number:
+        cond = _number_condition(LedgerEntry.number, f.number)
+        conds.append(cond if cond is not None else sa.false())
+    charged = sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.kind.in_(CHARGE_KINDS), -LedgerEntry.amount_minor),
+                                                   else_=0)), 0)
+    refunded = sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.kind == "refund", LedgerEntry.amount_minor),
+                                                    else_=0)), 0)
+    grouped = (sa.select(LedgerEntry.number_id.label("number_id"), sa.func.max(LedgerEntry.number).label("number"),
+                         charged.label("charged"), refunded.label("refunded"),
+                         (charged - refunded).label("net"), sa.func.count().label("entries"),
+                         sa.func.max(LedgerEntry.at).label("last_at"))
+               .where(*conds).group_by(LedgerEntry.number_id).subquery())
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(grouped)) or 0
+    order = {"net": (grouped.c.net.desc(), grouped.c.number), "charged": (grouped.c.charged.desc(), grouped.c.number),
+             "refunded": (grouped.c.refunded.desc(), grouped.c.number), "number": (grouped.c.number,)}[f.sort]
+    stmt = (sa.select(grouped, Number.number.label("current"))
+            .outerjoin(Number, Number.id == grouped.c.number_id)
+            .order_by(*order, grouped.c.number_id).offset((f.page - 1) * PER_PAGE).limit(PER_PAGE))
+    return db.session.execute(stmt).all(), count
+
+
+# ---- released numbers -------------------------------------------------------------------------
+
+@dataclass
+class ReleasedFilter(_Filter):
+    q: str = ""
+    reason: str = ""
+    country: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "ReleasedFilter":
+        reason = (args.get("reason") or "").strip()
+        country = (args.get("country") or "").strip().upper()
+        return cls(q=(args.get("q") or "").strip()[:100], reason=reason if reason in RELEASE_REASONS else "",
+                   country=country if re.fullmatch(r"[A-Z0-9]{2,3}", country) else "",
+                   date_from=_day(args.get("date_from")), date_to=_day(args.get("date_to")),
+                   page=_page(args.get("page")))
+
+    def conditions(self, tz: str) -> list:
+        conds = _between(ReleasedNumber.released_at, self.date_from, self.date_to, tz)
+        if self.reason:
+            conds.append(ReleasedNumber.reason == self.reason)
+        if self.country:
+            conds.append(ReleasedNumber.country == self.country)
+        if self.q:
+            # digits search the number; words search the description
+            cond = _number_condition(ReleasedNumber.number, self.q)
+            words = ReleasedNumber.description.ilike(_like(self.q), escape="\\")
+            conds.append(sa.or_(cond, words) if cond is not None else words)
+        return conds
+
+
+def _released_select(conds: list):
+    # a number added again after its release: its details page exists again
+    return (sa.select(ReleasedNumber, Number.id.label("current_id"))
+            .outerjoin(Number, Number.number == ReleasedNumber.number)
+            .where(*conds))
+
+
+def released_page(conds: list, page: int) -> tuple[list, int]:
+    """(rows of (ReleasedNumber, id of the same number in the inventory or None), total count)."""
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(ReleasedNumber).where(*conds)) or 0
+    rows = db.session.execute(_released_select(conds)
+                              .order_by(ReleasedNumber.released_at.desc(), ReleasedNumber.id.desc())
+                              .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    return rows, count
+
+
+def released_stream(conds: list, batch: int = 1000):
+    last = None
+    while True:
+        stmt = sa.select(ReleasedNumber).where(*conds)
+        if last is not None:
+            stmt = stmt.where(sa.tuple_(ReleasedNumber.released_at, ReleasedNumber.id) < sa.tuple_(*last))
+        rows = db.session.scalars(stmt.order_by(ReleasedNumber.released_at.desc(), ReleasedNumber.id.desc())
+                                  .limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = (rows[-1].released_at, rows[-1].id)
+        db.session.expunge_all()
+
+
+def released_countries() -> list[str]:
+    return list(db.session.scalars(sa.select(ReleasedNumber.country).distinct().order_by(ReleasedNumber.country)))

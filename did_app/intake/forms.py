@@ -49,7 +49,7 @@ class CommonFields:
     features = CheckboxesField("Features", choices=[(code, label) for code, (label, _) in FEATURES.items()],
                                default=["voice_in"])
     needs_registration = SelectField("Needs registration", choices=[
-        ("", "From the registration requirements"), ("yes", "Yes, for every number"), ("no", "No")],
+        ("", "From requirements"), ("yes", "Yes, for every number"), ("no", "No")],
         validate_choice=False, validators=[OneOf()])
     capacity_mode = SelectField("Capacity mode", choices=[("", "By number type"), *CAPACITY_MODES.items()],
                                 validate_choice=False, validators=[OneOf()])
@@ -126,7 +126,7 @@ class AddForm(AttachMixin, FlaskForm, CommonFields):
     number = StringField("Number")
     first = StringField("First number")
     last = StringField("Last number")
-    numbers = TextAreaField("Numbers")
+    numbers = TextAreaField("Numbers", render_kw={"rows": 8})
     paid_until = DateField("Paid until", validators=[Optional()],
                            render_kw={"aria-describedby": "paid_until-hint"})
     # step 2 of a single number: the detected location, editable
@@ -206,7 +206,8 @@ class PortInDetailsFields:
         Length(max=100, message="Account number must be at most 100 characters.")])
     requested_date = DateField("Requested date", validators=[Optional()])
     identity_id = SelectField("Identity", coerce=optional_int, validate_choice=False)
-    notes = TextAreaField("Notes", validators=[Length(max=2000, message="Notes must be at most 2,000 characters.")])
+    notes = TextAreaField("Notes", validators=[Length(max=2000, message="Notes must be at most 2,000 characters.")],
+                          render_kw={"rows": 3})
 
     def details(self) -> dict:
         return dict(losing_carrier=self.losing_carrier.data.strip(),
@@ -217,7 +218,8 @@ class PortInDetailsFields:
 
 class PortInForm(AttachMixin, FlaskForm, PortInDetailsFields, CommonFields):
     """A new port-in request: its numbers, the losing carrier's details and the common fields."""
-    numbers = TextAreaField("Numbers", validators=[DataRequired("Paste at least one number.")])
+    numbers = TextAreaField("Numbers", validators=[DataRequired("Paste at least one number.")],
+                            render_kw={"rows": 6})
 
     def __init__(self, *args, currency: str = "USD", **kwargs):
         super().__init__(*args, **kwargs)
@@ -230,7 +232,8 @@ class PortInDetailsForm(AttachMixin, FlaskForm, PortInDetailsFields):
 
 
 class PortInNumbersForm(AttachMixin, FlaskForm):
-    numbers = TextAreaField("Numbers to add", validators=[DataRequired("Paste at least one number.")])
+    numbers = TextAreaField("Numbers to add", validators=[DataRequired("Paste at least one number.")],
+                            render_kw={"rows": 4})
     version = HiddenField()
 
 

@@ -97,7 +97,7 @@ def _new_specs(session, text: str, common: Common, default_country: str, already
     if taken:
         more = f" and {len(taken) - 1:,} more" if len(taken) > 1 else ""
         raise DomainError(f"{taken[0]} is already in the inventory{more}.", "numbers")
-    specs = make_specs(session, [(n, phonenumbers.parse(n)) for n in numbers], common)
+    specs = make_specs([(n, phonenumbers.parse(n)) for n in numbers], common)
     check_common(session, common, specs)
     create.apply_rules(session, specs)
     return specs

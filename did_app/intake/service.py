@@ -215,7 +215,7 @@ def _check_location(inp: AddInput, num) -> None:
         raise DomainError(f"Country {inp.country} does not match +{num.country_code}.", "country")
 
 
-def make_specs(session, numbers: list[tuple[str, object]], common: Common,
+def make_specs(numbers: list[tuple[str, object]], common: Common,
                location: AddInput | None = None) -> list[create.NumberSpec]:
     """One NumberSpec per parsed number: detection, the common fields and the requirement
     default; `location` (a single number's step 2) overrides country, region and city."""
@@ -282,31 +282,34 @@ def _workspace(session) -> Workspace:
     return session.scalars(sa.select(Workspace).order_by(Workspace.id).limit(1)).one()
 
 
-def _build(session, inp: AddInput, common: Common) -> Preview:
-    ws = _workspace(session)
-    candidates = _candidates(inp, ws.default_country)
+def _prepare(inp: AddInput, common: Common, default_country: str) -> tuple[list, dict]:
+    """The input read and described, without the inventory: (candidates, {number: spec}).
+    This is the slow part (parsing, geocoding), so the confirm runs it before taking the write lock."""
+    candidates = _candidates(inp, default_country)
     valid = [(text, num) for text, num in candidates if num is not None]
-    existing = existing_numbers(session, [text for text, _ in valid])
-    new = [(text, num) for text, num in valid if text not in existing]
     located = inp if inp.tab == "single" and inp.country is not None else None
-    specs = make_specs(session, new, common, located)
+    return candidates, {s.number: s for s in make_specs(valid, common, located)}
+
+
+def _build(session, inp: AddInput, common: Common, prepared: tuple | None = None) -> Preview:
+    ws = _workspace(session)
+    candidates, described = prepared or _prepare(inp, common, ws.default_country)
+    existing = existing_numbers(session, list(described))
+    specs = [spec for number, spec in described.items() if number not in existing]
     check_common(session, common, specs)
     create.apply_rules(session, specs)
-    by_number = {s.number: s for s in specs}
     rows = []
-    for text, num in candidates:
-        if num is None:
+    for text, _ in candidates:
+        s = described.get(text)
+        if s is None:
             rows.append(Row(text, "error"))
-        elif text in existing:
-            rows.append(Row(text, "skip", country=phone.country_of(num),
-                            number_type=common.number_type or phone.type_of(num)))
         else:
-            s = by_number[text]
-            rows.append(Row(text, "add", s.country, s.region, s.city, s.number_type, s))
+            rows.append(Row(text, "skip" if text in existing else "add", s.country, s.region, s.city,
+                            s.number_type, None if text in existing else s))
     rows.sort(key=lambda r: r.outcome != "error")  # stable: the rest keep the input order
     errors = [r.text for r in rows if r.outcome == "error"]
     return Preview(rows=rows, specs=specs, balance_minor=ws.balance_minor, currency=ws.currency,
-                   skipped=len(valid) - len(specs), errors=len(errors), charge=create.total_charge(specs),
+                   skipped=len(existing), errors=len(errors), charge=create.total_charge(specs),
                    error_texts=errors)
 
 
@@ -348,8 +351,9 @@ def confirm_add(actor, inp: AddInput, common: Common, *, expected: int | None = 
     number was added by someone else since the preview ("… Review again."). Nothing is written then.
     Returns (the order, how many numbers were added).
     """
+    prepared = _prepare(inp, common, _workspace(db.session).default_country)
     with write_transaction() as session:
-        preview = _build(session, inp, common)
+        preview = _build(session, inp, common, prepared)
         if preview.errors or not preview.specs:
             raise DomainError(preview.blocker)
         _check_unchanged(session, preview, expected)

@@ -11,8 +11,17 @@ from did_app.db import db
 from did_app.errors import Conflict, DomainError
 from did_app.intake import portin
 from did_app.intake.service import Common
-from did_app.models import (AuditEvent, LedgerEntry, Notification, Number, Order, PortInRequest,
-                            ReleasedNumber, Requirement, Workspace)
+from did_app.models import (
+    AuditEvent,
+    LedgerEntry,
+    Notification,
+    Number,
+    Order,
+    PortInRequest,
+    ReleasedNumber,
+    Requirement,
+    Workspace,
+)
 from did_app.models.lifecycle import PORT_STATUSES
 from did_app.workspace import ensure_workspace
 from tests import factories

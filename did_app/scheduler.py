@@ -164,7 +164,6 @@ def install(app) -> None:
     state = {"decided": False}
     guard = threading.Lock()
 
-    @app.before_request
     def _start_scheduler_once():
         if state["decided"]:
             return
@@ -172,3 +171,6 @@ def install(app) -> None:
             if not state["decided"]:
                 state["decided"] = True
                 start_in_process(app)
+
+    # first in line: an earlier hook that answers (the login redirect) would otherwise skip it
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_scheduler_once)

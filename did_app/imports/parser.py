@@ -17,7 +17,7 @@ import phonenumbers
 from did_app import money, phone
 from did_app.errors import DomainError
 from did_app.lifecycle.create import NumberSpec, default_capacity
-from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES, VOICE_IN, SMS_IN, features_mask
+from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES, SMS_IN, VOICE_IN, features_mask
 from did_app.numbers.edits import clean_description
 from did_app.numbers.export import COLUMNS as EXPORT_COLUMNS
 from did_app.registration.requirements import registration_required

@@ -1,6 +1,5 @@
 """CSV import on the web (lifecycle.md §3): upload, dry-run report, import, progress for large files."""
-from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template,
-                   send_file, url_for)
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, send_file, url_for
 
 from did_app import money
 from did_app.audit import Actor

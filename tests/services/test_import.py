@@ -8,8 +8,20 @@ import sqlalchemy as sa
 from did_app import audit
 from did_app.db import db
 from did_app.imports import parser, service
-from did_app.models import (AuditEvent, CapacityGroup, CapacityPool, ConfigurationProfile, LedgerEntry, Number,
-                            Order, Requirement, Rule, SmsRoute, VoiceRoute, Workspace)
+from did_app.models import (
+    AuditEvent,
+    CapacityGroup,
+    CapacityPool,
+    ConfigurationProfile,
+    LedgerEntry,
+    Number,
+    Order,
+    Requirement,
+    Rule,
+    SmsRoute,
+    VoiceRoute,
+    Workspace,
+)
 from did_app.workspace import ensure_workspace
 from tests import factories
 from tests.conftest import T0

@@ -101,6 +101,8 @@ def _register_hooks(app: Flask) -> None:
     from did_app.workspace import current_workspace
 
     memory.install(app)  # first, so that every request is counted
+    from did_app import scheduler
+    scheduler.install(app)  # the jobs start on the first served request when SCHEDULER=on
 
     @app.before_request
     def _gatekeeper():

@@ -9,6 +9,7 @@ Idempotent by construction:
 - a renewal's ledger row carries the unique key `renewal:{number_id}:{old expires_at}`.
 """
 import logging
+import time
 from calendar import monthrange
 from datetime import date, datetime, timedelta
 
@@ -25,6 +26,51 @@ from did_app.numbers import status
 log = logging.getLogger(__name__)
 CHUNK = 500
 _N = Number.__table__.c
+# Between two chunks a job lets other writers in. SQLite's busy handler is not fair: a process that
+# commits and at once begins again keeps the lock while waiters sleep (their polls are 100 ms apart
+# by then), so without a gap a long job starves web edits and other ticks into "database is locked".
+SQLITE_GAP_S = 0.11
+LOCK_RETRIES = 3
+
+
+def _pause_between_chunks(session) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        time.sleep(SQLITE_GAP_S)
+
+
+def _in_chunks(step) -> int:
+    """Run `step(session) -> rows` in one write transaction per chunk until it returns 0.
+
+    A chunk that fails with "database is locked" is retried: every step is idempotent, so a retry
+    can't do anything twice. Returns the rows touched.
+    """
+    total = 0
+    while True:
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                with write_transaction() as session:
+                    done = step(session)
+                break
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == LOCK_RETRIES:
+                    raise
+                log.warning("chunk retried after %s", exc.orig)
+        total += done
+        if done == 0:
+            return total
+        if done >= CHUNK:  # more is likely waiting: let other writers in first
+            _pause_between_chunks(session)
+
+
+def _has_workspace() -> bool:
+    with write_transaction() as session:
+        return session.scalar(sa.select(sa.func.count(Workspace.id))) > 0
+
+
+def _recompute_cutoff() -> None:
+    """Once per job run, after its chunks: the cutoff depends on the whole inventory."""
+    with write_transaction() as session:
+        forecast.recompute_cutoff(session)
 
 
 def _workspace(session, lock: bool = False) -> Workspace:
@@ -46,16 +92,12 @@ def renew_due_numbers() -> int:
     A number more than one period behind comes back in a later chunk and renews month by month
     until it is no longer due, or expires at the first failure.
     """
+    if not _has_workspace():
+        return 0  # a fresh install before setup: nothing to renew
     now = clock.now()
-    touched = _renew_pools(now)
-    while True:
-        with write_transaction() as session:
-            done = _renew_chunk(session, now)
-            if done:
-                forecast.recompute_cutoff(session)
-        touched += done
-        if done == 0:
-            break
+    touched = _renew_pools(now) + _in_chunks(lambda session: _renew_chunk(session, now))
+    if touched:
+        _recompute_cutoff()
     return touched
 
 
@@ -183,8 +225,6 @@ def _renew_pools(now: datetime) -> int:
             audit.record(SCHEDULER, "capacity_pool.renewed", "capacity_pool", pool.id, pool.name,
                          before={"renew_date": old.isoformat()}, after={"renew_date": pool.renew_date.isoformat()})
             touched += 1
-        if touched:
-            forecast.recompute_cutoff(session)
     return touched
 
 
@@ -192,27 +232,28 @@ def _renew_pools(now: datetime) -> int:
 
 def _release_where(condition, reason: str, *, refund: bool = False, kind_message: str) -> int:
     """Release, chunk by chunk, every number matching `condition` (re-checked at delete time)."""
-    total = 0
-    while True:
-        with write_transaction() as session:
-            ids = list(session.scalars(_locked(sa.select(Number.id).where(condition)
-                                               .order_by(Number.id).limit(CHUNK))))
-            if not ids:
-                break
-            numbers = list(session.scalars(sa.select(Number.number).where(Number.id.in_(ids))
-                                           .order_by(Number.number)))
-            done = release.release_numbers(session, SCHEDULER, ids, reason, refund=refund, condition=condition)
-            notifications.notify(session, "number_released", numbers,
-                                 f"{notifications.plural(len(done), 'number')} were released ({kind_message}).")
-            forecast.recompute_cutoff(session)
-        total += len(done)
-        if not done:
-            break
+    def step(session) -> int:
+        ids = list(session.scalars(_locked(sa.select(Number.id).where(condition)
+                                           .order_by(Number.id).limit(CHUNK))))
+        if not ids:
+            return 0
+        numbers = list(session.scalars(sa.select(Number.number).where(Number.id.in_(ids))
+                                       .order_by(Number.number)))
+        done = release.release_numbers(session, SCHEDULER, ids, reason, refund=refund, condition=condition)
+        notifications.notify(session, "number_released", numbers,
+                             f"{notifications.plural(len(done), 'number')} were released ({kind_message}).")
+        return len(done)
+
+    total = _in_chunks(step)
+    if total:
+        _recompute_cutoff()
     return total
 
 
 def release_aged_numbers() -> int:
     """Expired numbers past the aging pool (§7, §9 row 14)."""
+    if not _has_workspace():
+        return 0
     now = clock.now()
     with write_transaction() as session:
         days = _workspace(session).aging_pool_days
@@ -222,6 +263,8 @@ def release_aged_numbers() -> int:
 
 def release_unrestored() -> int:
     """Cancelled numbers past the restore window (§7, §9 row 18)."""
+    if not _has_workspace():
+        return 0
     now = clock.now()
     with write_transaction() as session:
         days = _workspace(session).restore_window_days

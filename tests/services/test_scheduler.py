@@ -153,7 +153,6 @@ def _lock_is_free(app) -> bool:
 
 
 def test_first_request_starts_the_scheduler_under_the_lock(on_app):
-    scheduler.install(on_app)
     assert "scheduler" not in on_app.extensions  # nothing at install time
     # an anonymous request that the gatekeeper answers with a redirect still counts
     assert on_app.test_client().get("/numbers").status_code == 302
@@ -167,7 +166,6 @@ def test_first_request_starts_the_scheduler_under_the_lock(on_app):
 def test_the_start_is_decided_once_across_requests(on_app, monkeypatch):
     calls = []
     monkeypatch.setattr(scheduler, "start_in_process", lambda app: calls.append(app))
-    scheduler.install(on_app)
     client = on_app.test_client()
     for _ in range(3):
         client.get("/healthz")
@@ -176,7 +174,6 @@ def test_the_start_is_decided_once_across_requests(on_app, monkeypatch):
 
 def test_scheduler_off_starts_nothing(on_app):
     on_app.config["SCHEDULER"] = "off"
-    scheduler.install(on_app)
     on_app.test_client().get("/healthz")
     assert "scheduler" not in on_app.extensions and "scheduler_lock" not in on_app.extensions
     assert _lock_is_free(on_app)
@@ -192,7 +189,6 @@ def test_reloader_parent_starts_nothing(on_app, monkeypatch):
 
 
 def test_cli_commands_start_nothing(on_app):
-    scheduler.install(on_app)
     result = on_app.test_cli_runner().invoke(args=["tick"])
     assert result.exit_code == 0, result.output
     assert "scheduler" not in on_app.extensions and _lock_is_free(on_app)
@@ -214,7 +210,6 @@ def test_another_process_holding_the_lock_keeps_this_one_out(on_app):
          on_app.config["SCHEDULER_LOCK"]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        scheduler.install(on_app)
         on_app.test_client().get("/healthz")
         assert "scheduler" not in on_app.extensions
     finally:

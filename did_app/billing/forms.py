@@ -1,6 +1,6 @@
 """Input shapes for top-ups and adjustments: amounts typed in major units."""
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from did_app import money
@@ -23,14 +23,12 @@ class _AmountForm(AttachMixin, FlaskForm):
 class TopUpForm(_AmountForm):
     amount = StringField("Amount", validators=[DataRequired("Enter an amount, e.g. 250.00.")],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    note = TextAreaField("Note (optional)", validators=[Length(max=500, message="Notes can be at most 500 characters.")],
-                         render_kw={"rows": 2})
+    note = StringField("Note (optional)", validators=[Length(max=500, message="Notes can be at most 500 characters.")])
 
 
 class AdjustmentForm(_AmountForm):
-    amount = StringField("Amount (negative takes money out)",
+    amount = StringField("Amount",
                          validators=[DataRequired("Enter an amount, e.g. -12.50 or 40.00.")],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    note = TextAreaField("Note", validators=[DataRequired("Enter a note saying why the balance is adjusted."),
-                                             Length(max=500, message="Notes can be at most 500 characters.")],
-                         render_kw={"rows": 2})
+    note = StringField("Note", validators=[DataRequired("Enter a note saying why the balance is adjusted."),
+                                           Length(max=500, message="Notes can be at most 500 characters.")])

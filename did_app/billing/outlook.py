@@ -3,6 +3,9 @@ balance runs out, and the weekly bar chart, drawn as plain SVG geometry for the 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from babel.numbers import format_compact_currency
+
+from did_app import money
 from did_app.lifecycle import forecast
 from did_app.lifecycle.periods import _zone
 
@@ -42,38 +45,32 @@ class Outlook:
     chart: dict = field(default_factory=dict)
 
 
-def build(session, now: datetime, tz: str) -> Outlook:
-    """Walk the next 90 days of renewals once and fold them into the page's figures."""
-    items, balance = forecast.timeline(session, HORIZON, now)
-    today = now.astimezone(_zone(tz)).date()
+def build(session, now: datetime, tz: str, balance: int, currency: str) -> Outlook:
+    """Fold the next 90 days of renewals, summed per local day, into the page's figures."""
+    o = forecast.outlook(session, tz, balance, HORIZON, now)
+    today = o.horizon.today
     windows = [Window(days) for days in WINDOWS]
-    limits = [now + timedelta(days=days) for days in WINDOWS]
-    weeks = [Week(today + timedelta(days=7 * i)) for i in range(-(-HORIZON // 7) + 1)]
-    running, shortfall = 0, None
-    for at, _, _, _, amount in items:
-        running += amount
-        for window, limit in zip(windows, limits):
-            if at <= limit:
-                window.count += 1
-                window.total += amount
-        # overdue renewals are charged by the next job run: they count in this week
-        week = weeks[min(len(weeks) - 1, max(0, (at.astimezone(_zone(tz)).date() - today).days // 7))]
-        week.total += amount
-        week.count += 1
-        if running > balance:
+    weeks = [Week(today + timedelta(days=7 * i)) for i in range(HORIZON // 7 + 1)]
+    short_day = o.shortfall_at.astimezone(_zone(tz)).date() if o.shortfall_at else None
+    for day, (count, total) in o.horizon.days.items():
+        for window in windows:
+            if day <= today + timedelta(days=window.days):
+                window.count += count
+                window.total += total
+        # renewals already due are charged by the next job run: they count in this week
+        week = weeks[0 if day == forecast.EARLIER else (day - today).days // 7]
+        week.count += count
+        week.total += total
+        if short_day is not None and day >= short_day:
             week.short = True
-            if shortfall is None:
-                shortfall = Shortfall(at, 0, 0)
-            shortfall.count += 1
-            shortfall.total += amount
-    weeks = [w for w in weeks if w.start <= (now + timedelta(days=HORIZON)).astimezone(_zone(tz)).date()]
     left = balance
     for w in weeks:
         left -= w.total
         w.remaining = left
-    outlook = Outlook(balance, windows, weeks, shortfall)
-    outlook.chart = chart(outlook)
-    return outlook
+    shortfall = Shortfall(o.shortfall_at, o.short_count, o.short_total) if o.shortfall_at else None
+    result = Outlook(balance, windows, weeks, shortfall)
+    result.chart = chart(result, currency)
+    return result
 
 
 def _nice_ceiling(value: int) -> int:
@@ -87,10 +84,10 @@ def _nice_ceiling(value: int) -> int:
     return 10 * power
 
 
-def chart(o: Outlook, width: int = 720, height: int = 260) -> dict:
+def chart(o: Outlook, currency: str, width: int = 720, height: int = 260) -> dict:
     """Bar and line geometry in SVG user units: bars are weekly totals, the line is the balance
     left after each week's renewals (stopping at 0)."""
-    left, right, top, bottom = 78, 12, 14, 34
+    left, right, top, bottom = 56, 12, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_ceiling(max([o.balance] + [w.total for w in o.weeks]))
     slot = plot_w / max(1, len(o.weeks))
@@ -103,7 +100,9 @@ def chart(o: Outlook, width: int = 720, height: int = 260) -> dict:
                  label_x=round(left + i * slot + slot / 2, 1)) for i, w in enumerate(o.weeks)]
     points = [(left, y(o.balance))] + [(round(left + (i + 1) * slot, 1), y(w.remaining))
                                       for i, w in enumerate(o.weeks)]
-    ticks = [dict(value=v, y=y(v)) for v in (0, top_value // 2, top_value)]
+    ticks = [dict(label=format_compact_currency(money.to_major(v, currency), currency, locale="en_US",
+                                                fraction_digits=1), y=y(v))
+             for v in (0, top_value // 2, top_value)]
     return dict(width=width, height=height, left=left, right=width - right, top=top, base=top + plot_h,
                 bars=bars, ticks=ticks, line=" ".join(f"{x},{yy}" for x, yy in points),
                 label_y=height - 12, balance_y=y(o.balance))

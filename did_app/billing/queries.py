@@ -159,12 +159,17 @@ def number_totals(f: TotalsFilter, tz: str) -> tuple[list, int]:
                          (charged - refunded).label("net"), sa.func.count().label("entries"),
                          sa.func.max(LedgerEntry.at).label("last_at"))
                .where(*conds).group_by(LedgerEntry.number_id).subquery())
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(grouped)) or 0
-    order = {"net": (grouped.c.net.desc(), grouped.c.number), "charged": (grouped.c.charged.desc(), grouped.c.number),
-             "refunded": (grouped.c.refunded.desc(), grouped.c.number), "number": (grouped.c.number,)}[f.sort]
-    stmt = (sa.select(grouped, Number.number.label("current"))
-            .outerjoin(Number, Number.id == grouped.c.number_id)
-            .order_by(*order, grouped.c.number_id).offset((f.page - 1) * PER_PAGE).limit(PER_PAGE))
+    count = db.session.scalar(sa.select(sa.func.count(sa.distinct(LedgerEntry.number_id))).where(*conds)) or 0
+
+    def order(q):
+        return {"net": (q.net.desc(), q.number), "charged": (q.charged.desc(), q.number),
+                "refunded": (q.refunded.desc(), q.number), "number": (q.number,)}[f.sort] + (q.number_id,)
+
+    # sort and cut the page first: joining every group to `number` before the LIMIT reads the table
+    page = (sa.select(grouped).order_by(*order(grouped.c))
+            .offset((f.page - 1) * PER_PAGE).limit(PER_PAGE).subquery())
+    stmt = (sa.select(page, Number.number.label("current"))
+            .outerjoin(Number, Number.id == page.c.number_id).order_by(*order(page.c)))
     return db.session.execute(stmt).all(), count
 
 

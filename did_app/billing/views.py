@@ -127,7 +127,7 @@ def forecast():
     ws = g.workspace
     failed = db.session.scalars(sa.select(CapacityPool).where(CapacityPool.renewal_failed_on.is_not(None))
                                 .order_by(CapacityPool.name)).all()
-    return render("billing/forecast.html", o=outlook.build(db.session, clock.now(), ws.time_zone),
+    return render("billing/forecast.html", o=outlook.build(db.session, clock.now(), ws.time_zone, ws.balance_minor, ws.currency),
                   failed_pools=failed)
 
 

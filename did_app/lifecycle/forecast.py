@@ -6,14 +6,25 @@ following months (`next_expiry`), at most `billing_cycles_count` times, and a ca
 renewals job charges them, and adds up their cost. The cutoff is the first occurrence whose
 cumulative cost exceeds the balance; a number renewing at or after it is "at risk".
 
-A pool renews when its `renew_date` comes in the workspace time zone, so its instant is that local
-midnight: before every number of the same date.
+- The horizon of H days runs to the end of the local day H days after today.
+- A pool renews when its `renew_date` comes in the workspace time zone: at that local midnight,
+  before every number of the same date.
+
+`occurrences()` lists every occurrence (the CSV, the tests' reference walk). The cutoff and the
+Forecast page instead add up each local day in SQL, so they cost a pass over an index, not a
+Python loop per renewal; only the day where the balance runs out is walked one renewal at a time:
+- a first month is `expires_at` itself: one sum per day, as ranges of the expires_at index;
+- a later month falls on day min(anchor, days in month) of a later local month, whatever the
+  day of `expires_at`, so the numbers expiring in one local month are summed per anchor day and
+  cycles left, and those sums land on their days in Python;
+- pools, and the later months of numbers already overdue before today (rare), are computed one
+  by one.
 """
 import heapq
 from calendar import monthrange
 from dataclasses import dataclass
-from functools import cache
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -22,7 +33,8 @@ from did_app.lifecycle.periods import _zone
 from did_app.models import CapacityPool, Number, Workspace
 
 POOL, NUMBER = 0, 1
-BUCKETS = 32
+EARLIER = date.min  # the day key of every renewal already due before today
+UTC = timezone.utc
 
 
 @dataclass(slots=True)
@@ -34,10 +46,6 @@ class Occurrence:
     amount_minor: int
     cumulative_minor: int = 0
     covered: bool = True
-
-    @property
-    def key(self) -> tuple:
-        return (self.at, POOL if self.kind == "pool" else NUMBER, self.id)
 
 
 def renewal_price():
@@ -63,15 +71,43 @@ def _workspace_row(session, lock: bool = False):
     return session.execute(stmt.with_for_update() if lock else stmt).first()
 
 
+# ---- calendar helpers ----------------------------------------------------------------------------
+
+def _midnight(day: date, zone) -> datetime:
+    return datetime.combine(day, time.min, zone).astimezone(UTC)
+
+
+def _month_start(year: int, month: int, zone) -> datetime:
+    year, month0 = divmod(year * 12 + month - 1, 12)
+    return _midnight(date(year, month0 + 1, 1), zone)
+
+
+@cache
+def _days_in(year: int, month: int) -> int:
+    return monthrange(year, month)[1]
+
+
+def _plus_months(year: int, month: int, k: int) -> tuple[int, int]:
+    years, month0 = divmod(month - 1 + k, 12)
+    return year + years, month0 + 1
+
+
+def horizon_end(now: datetime, horizon_days: int, tz: str) -> datetime:
+    """The end of the horizon: midnight after the local day `horizon_days` after today."""
+    zone = _zone(tz)
+    return _midnight(now.astimezone(zone).date() + timedelta(days=horizon_days + 1), zone)
+
+
 def _next_pool_date(day: date) -> date:
     """One month on, as the renewals job moves a pool's renew_date."""
-    year, month0 = divmod(day.month, 12)
-    year, month = day.year + year, month0 + 1
-    return day.replace(year=year, month=month, day=min(day.day, monthrange(year, month)[1]))
+    year, month = _plus_months(day.year, day.month, 1)
+    return day.replace(year=year, month=month, day=min(day.day, _days_in(year, month)))
 
+
+# ---- occurrences one by one ----------------------------------------------------------------------
 
 def _pool_items(session, tz: str, end: datetime) -> list[tuple]:
-    """Each pool's renewals up to `end`, overdue ones (failed renewals) included."""
+    """Each pool's renewals before `end`, overdue ones (failed renewals) included."""
     rows = session.execute(sa.select(CapacityPool.id, CapacityPool.name, CapacityPool.renew_date,
                                      CapacityPool.total_channels * CapacityPool.monthly_price_minor)
                            .where(CapacityPool.renew_date.is_not(None))).all()
@@ -80,50 +116,37 @@ def _pool_items(session, tz: str, end: datetime) -> list[tuple]:
         if not amount:
             continue
         for _ in range(1200):  # a renew_date decades behind still ends
-            at = datetime.combine(day, time.min, zone).astimezone(timezone.utc)
-            if at > end:
+            at = _midnight(day, zone)
+            if at >= end:
                 break
             found.append((at, POOL, pool_id, name, amount))
             day = _next_pool_date(day)
     return found
 
 
-@cache
-def _days_in(year: int, month: int) -> int:
-    return monthrange(year, month)[1]
-
-
 def _month_items(rows, tz: str, end: datetime, first: int) -> list[tuple]:
-    """Months `first`, first + 1, … of each number up to `end`, at most its billing cycles.
-
-    The same arithmetic as periods.next_expiry(expires_at, k), inlined: at 100k numbers and a
-    90-day horizon this loop is most of the forecast page's time.
-    """
-    zone, utc, found = _zone(tz), timezone.utc, []
+    """Months `first`, first + 1, … of each number before `end`, at most its billing cycles, as
+    (at, NUMBER, id, label, price). The arithmetic of periods.next_expiry(expires_at, k), inlined."""
+    zone, found = _zone(tz), []
     add = found.append
     plain_utc = tz == "UTC"
-    local_end = end.astimezone(zone)
-    last_month = _month_start(local_end.year, local_end.month, zone)  # renews next after end
     for number_id, number, expires_at, anchor, cycles, price in rows:
         if expires_at.__class__ is str:  # SQLite's stored text: naive UTC
-            expires_at = datetime.fromisoformat(expires_at).replace(tzinfo=utc)
+            expires_at = datetime.fromisoformat(expires_at).replace(tzinfo=UTC)
         limit = 100_000 if cycles is None else cycles
         k = first
         if k == 0:
-            if limit < 1 or expires_at > end:
+            if limit < 1 or expires_at >= end:
                 continue
             add((expires_at, NUMBER, number_id, number, price))
             k = 1
-        if expires_at >= last_month:
-            continue
         local = expires_at if plain_utc else expires_at.astimezone(zone)
         while k < limit:
-            years, month0 = divmod(local.month - 1 + k, 12)
-            year, month = local.year + years, month0 + 1
+            year, month = _plus_months(local.year, local.month, k)
             at = local.replace(year=year, month=month, day=min(anchor, _days_in(year, month)))
             if not plain_utc:
-                at = at.astimezone(utc)
-            if at > end:
+                at = at.astimezone(UTC)
+            if at >= end:
                 break
             add((at, NUMBER, number_id, number, price))
             k += 1
@@ -138,24 +161,24 @@ def _number_rows(*conds, labels: bool = True):
 
 
 def timeline(session, horizon_days: int, now: datetime | None = None) -> tuple[list[tuple], int]:
-    """(items, balance): every renewal from now to now + `horizon_days` as sorted tuples
+    """(items, balance): every renewal within the horizon as sorted tuples
     (at, POOL or NUMBER, id, label, amount), overdue ones (the next job run charges them) first."""
     now = now or clock.now()
     ws = _workspace_row(session)
     if ws is None:
         return [], 0
-    end = now + timedelta(days=horizon_days)
+    end = horizon_end(now, horizon_days, ws.time_zone)
     items = _pool_items(session, ws.time_zone, end)
     # Core, not the ORM: 100k rows through ORM loading cost a third of a second
-    rows = session.connection().execute(_number_rows(Number.expires_at <= end))
+    rows = session.connection().execute(_number_rows(Number.expires_at < end))
     items += _month_items(rows, ws.time_zone, end, 0)
     items.sort()
     return items, ws.balance_minor
 
 
 def occurrences(session, horizon_days: int, now: datetime | None = None) -> list[Occurrence]:
-    """Every renewal from now to now + `horizon_days` in the order the renewals job would charge
-    them, with the cumulative cost and whether the current balance covers it."""
+    """Every renewal within the horizon in the order the renewals job would charge them, with
+    the cumulative cost and whether the current balance covers it."""
     items, balance = timeline(session, horizon_days, now)
     found, total = [], 0
     for at, rank, item_id, label, amount in items:
@@ -165,142 +188,217 @@ def occurrences(session, horizon_days: int, now: datetime | None = None) -> list
     return found
 
 
-# ---- the stored cutoff ------------------------------------------------------------------------
+# ---- day by day --------------------------------------------------------------------------------
 
-def _month_start(year: int, month: int, zone) -> datetime:
-    year, month0 = divmod(year * 12 + month - 1, 12)
-    return datetime(year, month0 + 1, 1, tzinfo=zone).astimezone(timezone.utc)
+@dataclass
+class Horizon:
+    """Renewals within a horizon summed per local day (EARLIER for those due before today)."""
+    tz: str
+    today: date
+    last_day: date
+    end: datetime
+    days: dict            # day → [count, total]
+    extra: list           # pools and overdue numbers' later months, one by one
+    months: list          # (lower, upper, year, month): the local months whose later months are grouped
 
+    def key(self, at: datetime) -> date:
+        day = at.astimezone(_zone(self.tz)).date()
+        return EARLIER if day < self.today else day
 
-def renews_again_before(end: datetime, tz: str):
-    """A condition on Number: its second month may fall at or before `end` (a superset: the exact
-    instants are computed in Python). A number's next months fall on day min(anchor, days in
-    month) of the following local months, so one expiring before the month preceding end's month
-    renews again in time; one expiring in that preceding month only if its anchor day comes by
-    end's day; one expiring in end's month renews next in the month after."""
-    zone = _zone(tz)
-    local_end = end.astimezone(zone)
-    this_month = _month_start(local_end.year, local_end.month, zone)
-    month_before = _month_start(local_end.year, local_end.month - 1, zone)
-    in_time = (Number.expires_at < this_month)
-    if monthrange(local_end.year, local_end.month)[1] > local_end.day:
-        in_time = sa.and_(in_time, sa.or_(Number.expires_at < month_before,
-                                          Number.billing_anchor_day <= local_end.day))
-    return in_time
-
-
-def _later_months(session, tz: str, end: datetime) -> list[tuple]:
-    """Second and later months of the numbers that renew again by `end`: those expiring in the
-    last days of the month before end's month (few at the default horizon), computed in Python."""
-    rows = session.connection().execute(_number_rows(
-        renews_again_before(end, tz),
-        sa.or_(Number.billing_cycles_count.is_(None), Number.billing_cycles_count >= 2), labels=False))
-    return _month_items(rows, tz, end, 1)
+    def add(self, day: date, count: int, total: int) -> None:
+        sums = self.days.setdefault(day, [0, 0])
+        sums[0] += count
+        sums[1] += total
 
 
-def _range(bounded_below: bool) -> list:
-    conds = [Number.expires_at <= sa.bindparam("upper")]
-    return conds + [Number.expires_at > sa.bindparam("lower")] if bounded_below else conds
+def _day_range(h: Horizon, day: date) -> tuple[datetime | None, datetime]:
+    zone = _zone(h.tz)
+    if day == EARLIER:
+        return None, _midnight(h.today, zone)
+    return _midnight(day, zone), min(h.end, _midnight(day + timedelta(days=1), zone))
 
 
 @cache
-def _bucket_statement():
-    """One statement whose parts are ranges of the expires_at index, so the horizon is read once
-    and nothing is sorted. Built once: building 33 selects costs as much as running them."""
+def _days_statement(parts: int):
+    """First months per day: part 0 is everything before today, part i the i-th day. Each part is
+    a range of the expires_at index, so the horizon is read once and nothing is sorted. Built
+    once per size: building the selects costs as much as running them."""
     price = renewal_price()
-    parts = []
-    for i in range(BUCKETS + 1):
-        conds = [Number.expires_at <= sa.bindparam(f"upper{i}")]
+    selects = []
+    for i in range(parts):
+        conds = [Number.expires_at < sa.bindparam(f"upper{i}")]
         if i:
-            conds.append(Number.expires_at > sa.bindparam(f"lower{i}"))
-        parts.append(sa.select(sa.literal_column(str(i)).label("k"), sa.func.count().label("n"),
-                               sa.func.coalesce(sa.func.sum(price), 0).label("total")).where(*renewing(), *conds))
-    return sa.union_all(*parts)
+            conds.append(Number.expires_at >= sa.bindparam(f"lower{i}"))
+        selects.append(sa.select(sa.literal_column(str(i)).label("k"), sa.func.count().label("n"),
+                                 sa.func.coalesce(sa.func.sum(price), 0).label("total"))
+                       .where(*renewing(), *conds))
+    return sa.union_all(*selects)
 
 
-def _bucket_sums(session, now: datetime, end: datetime) -> list[tuple]:
-    """(lower, upper, rows, total) of the first months in BUCKETS slices of the horizon, plus one
-    slice (unbounded below) for overdue renewals."""
-    step = (end - now) / BUCKETS
-    edges = [None, now] + [now + step * i for i in range(1, BUCKETS)] + [end]
-    params = {f"upper{i}": edges[i + 1] for i in range(BUCKETS + 1)}
-    params.update({f"lower{i}": edges[i] for i in range(1, BUCKETS + 1)})
-    sums = {int(k): (n, total) for k, n, total in session.execute(_bucket_statement(), params)}
-    return [(edges[i], edges[i + 1], *sums.get(i, (0, 0))) for i in range(BUCKETS + 1)]
+@cache
+def _months_statement(parts: int, capped_last: bool):
+    """Numbers expiring in each local month (from today), summed per anchor day and cycles left.
+    In the month before the horizon's last month only anchors up to the last day can renew in time."""
+    price = renewal_price()
+    selects = []
+    for i in range(parts):
+        conds = [Number.expires_at >= sa.bindparam(f"lower{i}"), Number.expires_at < sa.bindparam(f"upper{i}"),
+                 sa.or_(Number.billing_cycles_count.is_(None), Number.billing_cycles_count >= 2)]
+        if capped_last and i == parts - 1:
+            conds.append(Number.billing_anchor_day <= sa.bindparam("anchor_cap"))
+        selects.append(sa.select(sa.literal_column(str(i)).label("k"), Number.billing_anchor_day,
+                                 Number.billing_cycles_count, sa.func.count(), sa.func.sum(price))
+                       .where(*renewing(), *conds)
+                       .group_by(Number.billing_anchor_day, Number.billing_cycles_count))
+    return sa.union_all(*selects)
+
+
+def _horizon(session, tz: str, now: datetime, horizon_days: int) -> Horizon:
+    zone = _zone(tz)
+    today = now.astimezone(zone).date()
+    last_day = today + timedelta(days=horizon_days)
+    h = Horizon(tz, today, last_day, horizon_end(now, horizon_days, tz), {}, [], [])
+    # first months
+    edges = [_midnight(today + timedelta(days=i), zone) for i in range(horizon_days + 2)]
+    params = {f"upper{i}": edges[i] for i in range(len(edges))}
+    params.update({f"lower{i}": edges[i - 1] for i in range(1, len(edges))})
+    keys = [EARLIER] + [today + timedelta(days=i) for i in range(horizon_days + 1)]
+    for k, n, total in session.execute(_days_statement(len(edges)), params):
+        if n:
+            h.add(keys[int(k)], n, total)
+    # later months of numbers expiring from today on, grouped
+    first, last = (today.year, today.month), _plus_months(last_day.year, last_day.month, -1)
+    month = first
+    while month <= last:
+        lower = max(edges[0], _month_start(*month, zone))
+        h.months.append((lower, _month_start(*_plus_months(*month, 1), zone), *month))
+        month = _plus_months(*month, 1)
+    capped = _days_in(last_day.year, last_day.month) > last_day.day
+    if h.months:
+        params = {f"lower{i}": m[0] for i, m in enumerate(h.months)}
+        params.update({f"upper{i}": m[1] for i, m in enumerate(h.months)}, anchor_cap=last_day.day)
+        for k, anchor, cycles, n, total in session.execute(_months_statement(len(h.months), capped), params):
+            year, month = h.months[int(k)][2:]
+            for step in range(1, 100_000 if cycles is None else cycles):
+                y, m = _plus_months(year, month, step)
+                day = date(y, m, min(anchor, _days_in(y, m)))
+                if day > last_day:
+                    break
+                h.add(day, n, total)
+    # pools, and the later months of numbers overdue before today, one by one
+    overdue = session.connection().execute(_number_rows(Number.expires_at < edges[0], labels=False))
+    h.extra = sorted(_pool_items(session, tz, h.end) + _month_items(overdue, tz, h.end, 1))
+    for item in h.extra:
+        h.add(h.key(item[0]), 1, item[4])
+    return h
+
+
+def _later_on(session, h: Horizon, day: date) -> list[tuple]:
+    """The grouped later months that fall on `day`, one by one with their instants."""
+    if day == EARLIER:
+        return []
+    conds = []
+    for lower, upper, year, month in h.months:
+        k = (day.year - year) * 12 + day.month - month
+        if k < 1:
+            continue
+        anchor = (Number.billing_anchor_day >= day.day if day.day == _days_in(day.year, day.month)
+                  else Number.billing_anchor_day == day.day)
+        conds.append(sa.and_(Number.expires_at >= lower, Number.expires_at < upper, anchor,
+                             sa.or_(Number.billing_cycles_count.is_(None), Number.billing_cycles_count > k)))
+    if not conds:
+        return []
+    rows = session.connection().execute(_number_rows(sa.or_(*conds), labels=False))
+    return [item for item in _month_items(rows, h.tz, h.end, 1) if h.key(item[0]) == day]
 
 
 @cache
 def _window_statement(bounded_below: bool):
     price = renewal_price()
-    running = sa.bindparam("before") + sa.func.sum(price).over(order_by=(Number.expires_at, Number.id),
-                                                                rows=(None, 0))
+    order = (Number.expires_at, Number.id)
+    running = sa.bindparam("before") + sa.func.sum(price).over(order_by=order, rows=(None, 0))
+    conds = [Number.expires_at < sa.bindparam("upper")]
+    if bounded_below:
+        conds.append(Number.expires_at >= sa.bindparam("lower"))
     inner = (sa.select(Number.expires_at.label("at"), Number.id.label("id"), price.label("price"),
-                       running.label("running"))
-             .where(*renewing(), *_range(bounded_below)).subquery())
-    return (sa.select(inner.c.at, inner.c.id, inner.c.price, inner.c.running)
+                       running.label("running"), sa.func.row_number().over(order_by=order).label("position"))
+             .where(*renewing(), *conds).subquery())
+    return (sa.select(inner.c.at, inner.c.id, inner.c.price, inner.c.running, inner.c.position)
             .where(inner.c.running > sa.bindparam("low"), inner.c.running - inner.c.price <= sa.bindparam("high"))
             .order_by(inner.c.at, inner.c.id))
 
 
-def _first_months_between(session, lower, upper, before: int, low: int, high: int):
-    """The first months in (lower, upper] whose running total (from `before`) exceeds `low`, up to
-    and including the first one whose running total exceeds `high`: the windowed query."""
-    params = {"upper": upper, "before": before, "low": low, "high": high}
+@dataclass
+class Crossing:
+    at: datetime          # the first renewal the balance can't pay
+    count_before: int     # renewals of its day walked before it
+    total_before: int     # running total (from the horizon's start) just before it
+
+
+def _crossing_on(session, h: Horizon, day: date, before: int, balance: int) -> Crossing:
+    """Walk one day, whose renewals take the running total past the balance.
+
+    Its first months come from the windowed query, which skips those whose running total is at
+    most balance − (the day's other renewals): none of them can be the crossing. The walk starts
+    from the running total before the first one fetched: exact for the renewals before it when
+    nothing was skipped, and when something was, at most that bound, so none of them crosses.
+    """
+    others = sorted([item for item in h.extra if h.key(item[0]) == day] + _later_on(session, h, day))
+    lower, upper = _day_range(h, day)
+    params = {"upper": upper, "before": before, "low": balance - sum(item[4] for item in others),
+              "high": balance}
     if lower is not None:
         params["lower"] = lower
-    return session.execute(_window_statement(lower is not None), params).all()
-
-
-def _first_crossing(pairs, start: int, balance: int) -> datetime | None:
-    """The instant of the first (key, amount) whose running total from `start` exceeds `balance`."""
-    total = start
-    for key, amount in pairs:
+    firsts = session.execute(_window_statement(lower is not None), params).all()
+    start, skipped = (firsts[0].running - firsts[0].price, firsts[0].position - 1) if firsts else (before, 0)
+    total, walked = start, skipped
+    for key, amount in heapq.merge((((r.at, NUMBER, r.id), r.price) for r in firsts),
+                                   ((item[:3], item[4]) for item in others)):
+        if total + amount > balance:
+            return Crossing(key[0], walked, total)
         total += amount
-        if total > balance:
-            return key[0]
+        walked += 1
+    raise AssertionError("the day's sum passed the balance but its walk did not")
+
+
+def _first_crossing(session, h: Horizon, balance: int) -> tuple[Crossing, date] | None:
+    before = 0
+    for day in sorted(h.days):
+        total = h.days[day][1]
+        if before + total > balance:
+            return _crossing_on(session, h, day, before, balance), day
+        before += total
     return None
-
-
-def _crossing_within(session, lower, upper, before: int, extra: list[tuple], balance: int):
-    """The crossing inside one slice: its first months (windowed, from `before`) merged with the
-    pools and later months that fall in it.
-
-    First months whose running total is at most balance − Σ extra can't be the crossing and are
-    skipped. The walk starts from the running total before the first fetched one: exact for the
-    extras before it when nothing was skipped, and when something was, at most that bound, so
-    no extra before it crosses either.
-    """
-    firsts = _first_months_between(session, lower, upper, before,
-                                   balance - sum(e[4] for e in extra), balance)
-    if not firsts:
-        return _first_crossing(((e[:3], e[4]) for e in extra), before, balance)
-    return _first_crossing(heapq.merge((((r.at, NUMBER, r.id), r.price) for r in firsts),
-                                       ((e[:3], e[4]) for e in extra)),
-                           firsts[0].running - firsts[0].price, balance)
 
 
 def cutoff_at(session, balance: int, tz: str, horizon_days: int, now: datetime) -> datetime | None:
-    """The instant of the first renewal within the horizon that the balance can't pay, or None.
+    """The instant of the first renewal within the horizon that the balance can't pay, or None."""
+    found = _first_crossing(session, _horizon(session, tz, now, horizon_days), balance)
+    return found[0].at if found else None
 
-    First months are `expires_at` itself: summed per slice of the horizon in SQL. Pools and later
-    months (few) are computed in Python and added to their slice. Walking the slices finds the one
-    where the running total passes the balance; the windowed query then reads only that slice.
-    """
-    end = now + timedelta(days=horizon_days)
-    extra = sorted(_pool_items(session, tz, end) + _later_months(session, tz, end))
-    before, taken = 0, 0
-    for lower, upper, rows, total in _bucket_sums(session, now, end):
-        inside = []
-        while taken < len(extra) and extra[taken][0] <= upper:
-            inside.append(extra[taken])
-            taken += 1
-        after = before + total + sum(e[4] for e in inside)
-        if after > balance:
-            if not rows:
-                return _first_crossing(((e[:3], e[4]) for e in inside), before, balance)
-            return _crossing_within(session, lower, upper, before, inside, balance)
-        before = after
-    return None
+
+@dataclass
+class Outlook:
+    """The day sums of a horizon and, when the balance runs out within it, where and how much."""
+    horizon: Horizon
+    balance: int
+    shortfall_at: datetime | None = None
+    short_count: int = 0  # renewals from the first unpaid one on
+    short_total: int = 0
+
+
+def outlook(session, tz: str, balance: int, horizon_days: int, now: datetime) -> Outlook:
+    """Day sums plus the shortfall, for the Forecast page: one pass, no per-renewal loop."""
+    h = _horizon(session, tz, now, horizon_days)
+    result = Outlook(h, balance)
+    found = _first_crossing(session, h, balance)
+    if found:
+        crossing, day = found
+        count_before = sum(c for d, (c, _) in h.days.items() if d < day) + crossing.count_before
+        result.shortfall_at = crossing.at
+        result.short_count = sum(c for c, _ in h.days.values()) - count_before
+        result.short_total = sum(t for _, t in h.days.values()) - crossing.total_before
+    return result
 
 
 def recompute_cutoff(session) -> datetime | None:

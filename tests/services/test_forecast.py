@@ -175,8 +175,22 @@ def test_month_arithmetic_matches_next_expiry(ws):
         items = forecast._month_items(rows, tz, end, 0)
         expected = [(periods.next_expiry(t, k, anchor, tz) if k else t, i)
                     for i, _, t, anchor, _, _ in rows for k in range(0, 40)
-                    if (periods.next_expiry(t, k, anchor, tz) if k else t) <= end]
+                    if (periods.next_expiry(t, k, anchor, tz) if k else t) < end]
         assert sorted((at, i) for at, _, i, _, _ in items) == sorted(expected), tz
+
+
+def _assert_outlook_matches_the_walk(tz: str, balance: int, horizon: int) -> None:
+    """The page's figures (day sums, the shortfall and what it leaves unpaid) against the walk."""
+    walk = forecast.occurrences(db.session, horizon, T0)
+    o = forecast.outlook(db.session, tz, balance, horizon, T0)
+    unpaid = [w for w in walk if not w.covered]
+    assert o.shortfall_at == (unpaid[0].at if unpaid else None)
+    assert (o.short_count, o.short_total) == (len(unpaid), sum(w.amount_minor for w in unpaid))
+    by_day = {}
+    for w in walk:
+        day = o.horizon.key(w.at)
+        by_day[day] = [by_day.get(day, [0, 0])[0] + 1, by_day.get(day, [0, 0])[1] + w.amount_minor]
+    assert {d: v for d, v in o.horizon.days.items() if v != [0, 0]} == by_day
 
 
 @pytest.mark.parametrize("tz,horizon", [("UTC", 30), ("Europe/Berlin", 30), ("America/New_York", 90), ("UTC", 7)])
@@ -207,6 +221,7 @@ def test_cutoff_equals_the_plain_walk_over_every_occurrence(ws, tz, horizon):
     for fraction in (0, 0.01, 0.2, 0.5, 0.77, 0.93, 0.999, 1, 1.5):
         _settings(balance_minor=int(total * fraction))
         assert _recompute() == _walk_cutoff(horizon), fraction
+        _assert_outlook_matches_the_walk(tz, int(total * fraction), horizon)
     # a number of the tie renews at the cutoff: the balance runs out in the middle of the tie
     tied = [o for o in forecast.occurrences(db.session, horizon) if o.at == tie]
     _settings(balance_minor=tied[0].cumulative_minor)

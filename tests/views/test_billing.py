@@ -262,6 +262,18 @@ def test_forecast_says_when_the_balance_runs_out(app):
     assert 'class="bar bar-short"' in html
 
 
+def test_forecast_warns_about_a_pool_whose_renewal_failed(app):
+    with app.app_context():
+        ensure_workspace(db.session)
+        pool = f.make_pool(name="Main pool", renew_date=date(2026, 11, 25), renewal_failed_on=date(2026, 11, 25))
+        pool_id = pool.id
+    html = _client(app, "viewer").get("/billing/forecast").get_data(as_text=True)
+    assert re.search(rf'role="alert">Pool <a href="/configuration/capacity/pools/{pool_id}">Main pool</a>: renewal '
+                     r"failed on 25 Nov 2026", html)
+    # 100 channels × 5.00, overdue since 25 Nov: the balance of 0 can't pay it
+    assert "Balance runs out on 25 Nov 2026: " in html
+
+
 def test_forecast_csv_lists_occurrences_with_cumulative_and_covered(app, admin):
     with app.app_context():
         f.make_pool(total=2, renew_date=date(2026, 12, 1), name="EU pool")  # 2 × 5.00

@@ -61,7 +61,7 @@ def record_many(actor: Actor, events: list[dict], *, batch_id: int | None = None
                  object_label=e["object_label"][:255], before=_clean(e.get("before")),
                  after=_clean(e.get("after")), note=e.get("note"), batch_id=batch_id, ip=ip,
                  request_id=request_id) for e in events]
-    db.session.execute(sa.insert(AuditEvent), rows)
+    db.session.execute(sa.insert(AuditEvent.__table__), rows)  # Core executemany: bulk work
 
 
 def diff(before: dict, after: dict) -> tuple[dict, dict]:

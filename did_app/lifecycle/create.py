@@ -165,7 +165,9 @@ def create_numbers(session, actor, specs: list[NumberSpec], *, kind: str, portin
     rows = [_row(spec, ws, now, actor, orders, porting, port_in_request_id) for spec in specs]
     try:
         with session.begin_nested():
-            created = session.execute(sa.insert(Number).returning(Number.id, Number.number), rows).all()
+            # render_nulls: rows with and without a region (say) stay one batch, not one per shape
+            created = session.execute(sa.insert(Number).returning(Number.id, Number.number)
+                                      .execution_options(render_nulls=True), rows).all()
     except sa.exc.IntegrityError:
         _refuse_existing(session, [s.number for s in specs])
         raise

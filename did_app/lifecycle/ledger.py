@@ -89,7 +89,7 @@ def post(session, kind: str, entries: list[Entry], actor, *, signed: bool = Fals
             number_id=e.number_id, number=e.number, pool_id=e.pool_id, order_id=e.order_id,
             batch_id=e.batch_id, actor_id=actor.user_id, actor_label=actor.label, note=e.note,
             detail=e.detail, idempotency_key=e.idempotency_key))
-    session.execute(sa.insert(LedgerEntry), rows)
+    session.execute(sa.insert(LedgerEntry.__table__), rows)  # Core executemany: bulk work
     return rows
 
 

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from apscheduler.schedulers.blocking import BlockingScheduler
 
 from did_app import clock, scheduler
 from did_app.db import db
@@ -40,6 +39,8 @@ def register(app) -> None:
         if handle is None:
             _fail(f"Another scheduler is already running (pid {scheduler.lock_holder(app)} holds "
                   f"{scheduler.lock_path(app)}); not starting a second one.")
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
         blocking = BlockingScheduler(timezone="UTC")
         scheduler.register_jobs(blocking, app, run_now=True)
 

@@ -17,8 +17,6 @@ import time
 from collections import namedtuple
 from pathlib import Path
 
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from werkzeug.serving import is_running_from_reloader
 
 import did_app.lifecycle.jobs  # noqa: F401  (binds lifecycle.jobs etc. for the table below)
@@ -70,6 +68,8 @@ def register_jobs(scheduler, app, *, run_now: bool = False) -> None:
     first = {"next_run_time": clock.SystemClock().now()} if run_now else {}  # APScheduler runs on real time
     # run_job logs each run; APScheduler's own INFO lines ("Running job …") would say it twice
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from apscheduler.triggers.cron import CronTrigger  # loaded only where jobs are scheduled (memory)
+
     for job in JOBS:
         scheduler.add_job(run_job, CronTrigger.from_crontab(job.crontab, timezone="UTC"), args=(app, job),
                           id=job.name, name=job.name, replace_existing=True, coalesce=True,
@@ -126,7 +126,7 @@ def lock_holder(app) -> str:
         return "?"
 
 
-def start_in_process(app) -> BackgroundScheduler | None:
+def start_in_process(app):
     """Start the jobs inside this web process, if it is the one that should (engineering.md §5).
 
     Skips when SCHEDULER is not "on", in the reloader's parent process, and when another process
@@ -141,6 +141,9 @@ def start_in_process(app) -> BackgroundScheduler | None:
         log.info("scheduler: %s is held by pid %s; not starting jobs here", lock_path(app), lock_holder(app))
         return None
     app.extensions["scheduler_lock"] = handle
+    # imported here: web workers that don't hold the lock never load APScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     scheduler = BackgroundScheduler(timezone="UTC")
     register_jobs(scheduler, app, run_now=True)
     scheduler.start()

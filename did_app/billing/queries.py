@@ -150,10 +150,11 @@ def number_totals(f: TotalsFilter, tz: str) -> tuple[list, int]:
     if f.number:
         cond = _number_condition(LedgerEntry.number, f.number)
         conds.append(cond if cond is not None else sa.false())
-    charged = sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.kind.in_(CHARGE_KINDS), -LedgerEntry.amount_minor),
-                                                   else_=0)), 0)
-    refunded = sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.kind == "refund", LedgerEntry.amount_minor),
-                                                    else_=0)), 0)
+    # cast: PostgreSQL's SUM of bigint is numeric
+    charged = sa.cast(sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.kind.in_(CHARGE_KINDS),
+                                                            -LedgerEntry.amount_minor), else_=0)), 0), sa.BigInteger)
+    refunded = sa.cast(sa.func.coalesce(sa.func.sum(sa.case((LedgerEntry.kind == "refund", LedgerEntry.amount_minor),
+                                                            else_=0)), 0), sa.BigInteger)
     grouped = (sa.select(LedgerEntry.number_id.label("number_id"), sa.func.max(LedgerEntry.number).label("number"),
                          charged.label("charged"), refunded.label("refunded"),
                          (charged - refunded).label("net"), sa.func.count().label("entries"),

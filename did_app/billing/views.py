@@ -127,19 +127,26 @@ def forecast():
     ws = g.workspace
     failed = db.session.scalars(sa.select(CapacityPool).where(CapacityPool.renewal_failed_on.is_not(None))
                                 .order_by(CapacityPool.name)).all()
-    return render("billing/forecast.html", o=outlook.build(db.session, clock.now(), ws.time_zone, ws.balance_minor, ws.currency),
-                  failed_pools=failed)
+    figures = outlook.build(db.session, clock.now(), ws.time_zone, ws.balance_minor, ws.currency)
+    return render("billing/forecast.html", o=figures, failed_pools=failed)
 
 
 @bp.get("/forecast.csv")
 def forecast_csv():
     raw = request.args.get("days", "")
     days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 365 else outlook.HORIZON
-    currency = g.workspace.currency
-    rows = ([_iso(o.at), o.kind, safe_cell(o.label), money.plain(o.amount_minor, currency),
-             money.plain(o.cumulative_minor, currency), "true" if o.covered else "false"]
-            for o in forecast_lib.occurrences(db.session, days))
-    return _csv_response(_csv_lines(FORECAST_COLUMNS, rows), "forecast")
+    items, balance = forecast_lib.timeline(db.session, days)
+    return _csv_response(_csv_lines(FORECAST_COLUMNS, _forecast_rows(items, balance, g.workspace.currency)),
+                         "forecast")
+
+
+def _forecast_rows(items, balance: int, currency: str):
+    cumulative = 0
+    for at, rank, _, label, amount in items:
+        cumulative += amount
+        yield [_iso(at), "pool" if rank == forecast_lib.POOL else "number", safe_cell(label),
+               money.plain(amount, currency), money.plain(cumulative, currency),
+               "true" if cumulative <= balance else "false"]
 
 
 # ---- released numbers -------------------------------------------------------------------------

@@ -55,6 +55,11 @@ def renewal_price():
                    else_=Number.monthly_price_minor)
 
 
+def _total(expr):
+    # PostgreSQL's SUM of bigint is numeric; money stays integer minor units
+    return sa.cast(sa.func.coalesce(sa.func.sum(expr), 0), sa.BigInteger)
+
+
 def renewing() -> tuple:
     """Numbers that renew: not terminated, not porting, cycles unlimited or at least 1."""
     # coalesce() is "both null"; it also keeps SQLite's planner (no statistics) off the
@@ -230,7 +235,7 @@ def _days_statement(parts: int):
         if i:
             conds.append(Number.expires_at >= sa.bindparam(f"lower{i}"))
         selects.append(sa.select(sa.literal_column(str(i)).label("k"), sa.func.count().label("n"),
-                                 sa.func.coalesce(sa.func.sum(price), 0).label("total"))
+                                 _total(price).label("total"))
                        .where(*renewing(), *conds))
     return sa.union_all(*selects)
 
@@ -247,46 +252,54 @@ def _months_statement(parts: int, capped_last: bool):
         if capped_last and i == parts - 1:
             conds.append(Number.billing_anchor_day <= sa.bindparam("anchor_cap"))
         selects.append(sa.select(sa.literal_column(str(i)).label("k"), Number.billing_anchor_day,
-                                 Number.billing_cycles_count, sa.func.count(), sa.func.sum(price))
+                                 Number.billing_cycles_count, sa.func.count(), _total(price))
                        .where(*renewing(), *conds)
                        .group_by(Number.billing_anchor_day, Number.billing_cycles_count))
     return sa.union_all(*selects)
 
 
-def _horizon(session, tz: str, now: datetime, horizon_days: int) -> Horizon:
-    zone = _zone(tz)
-    today = now.astimezone(zone).date()
-    last_day = today + timedelta(days=horizon_days)
-    h = Horizon(tz, today, last_day, horizon_end(now, horizon_days, tz), {}, [], [])
-    # first months
-    edges = [_midnight(today + timedelta(days=i), zone) for i in range(horizon_days + 2)]
+def _add_first_months(session, h: Horizon, zone) -> None:
+    days = (h.last_day - h.today).days
+    edges = [_midnight(h.today + timedelta(days=i), zone) for i in range(days + 2)]
     params = {f"upper{i}": edges[i] for i in range(len(edges))}
     params.update({f"lower{i}": edges[i - 1] for i in range(1, len(edges))})
-    keys = [EARLIER] + [today + timedelta(days=i) for i in range(horizon_days + 1)]
+    keys = [EARLIER] + [h.today + timedelta(days=i) for i in range(days + 1)]
     for k, n, total in session.execute(_days_statement(len(edges)), params):
         if n:
             h.add(keys[int(k)], n, total)
-    # later months of numbers expiring from today on, grouped
-    first, last = (today.year, today.month), _plus_months(last_day.year, last_day.month, -1)
-    month = first
+
+
+def _add_later_months(session, h: Horizon, zone) -> None:
+    """Later months of the numbers expiring from today on, grouped by local month, anchor, cycles."""
+    month, last = (h.today.year, h.today.month), _plus_months(h.last_day.year, h.last_day.month, -1)
     while month <= last:
-        lower = max(edges[0], _month_start(*month, zone))
+        lower = max(_midnight(h.today, zone), _month_start(*month, zone))
         h.months.append((lower, _month_start(*_plus_months(*month, 1), zone), *month))
         month = _plus_months(*month, 1)
-    capped = _days_in(last_day.year, last_day.month) > last_day.day
-    if h.months:
-        params = {f"lower{i}": m[0] for i, m in enumerate(h.months)}
-        params.update({f"upper{i}": m[1] for i, m in enumerate(h.months)}, anchor_cap=last_day.day)
-        for k, anchor, cycles, n, total in session.execute(_months_statement(len(h.months), capped), params):
-            year, month = h.months[int(k)][2:]
-            for step in range(1, 100_000 if cycles is None else cycles):
-                y, m = _plus_months(year, month, step)
-                day = date(y, m, min(anchor, _days_in(y, m)))
-                if day > last_day:
-                    break
-                h.add(day, n, total)
+    if not h.months:
+        return
+    capped = _days_in(h.last_day.year, h.last_day.month) > h.last_day.day
+    params = {f"lower{i}": m[0] for i, m in enumerate(h.months)}
+    params.update({f"upper{i}": m[1] for i, m in enumerate(h.months)}, anchor_cap=h.last_day.day)
+    for k, anchor, cycles, n, total in session.execute(_months_statement(len(h.months), capped), params):
+        year, month = h.months[int(k)][2:]
+        for step in range(1, 100_000 if cycles is None else cycles):
+            y, m = _plus_months(year, month, step)
+            day = date(y, m, min(anchor, _days_in(y, m)))
+            if day > h.last_day:
+                break
+            h.add(day, n, total)
+
+
+def _horizon(session, tz: str, now: datetime, horizon_days: int) -> Horizon:
+    """Every renewal of the horizon, summed per local day."""
+    zone = _zone(tz)
+    today = now.astimezone(zone).date()
+    h = Horizon(tz, today, today + timedelta(days=horizon_days), horizon_end(now, horizon_days, tz), {}, [], [])
+    _add_first_months(session, h, zone)
+    _add_later_months(session, h, zone)
     # pools, and the later months of numbers overdue before today, one by one
-    overdue = session.connection().execute(_number_rows(Number.expires_at < edges[0], labels=False))
+    overdue = session.connection().execute(_number_rows(Number.expires_at < _midnight(today, zone), labels=False))
     h.extra = sorted(_pool_items(session, tz, h.end) + _month_items(overdue, tz, h.end, 1))
     for item in h.extra:
         h.add(h.key(item[0]), 1, item[4])
@@ -316,7 +329,8 @@ def _later_on(session, h: Horizon, day: date) -> list[tuple]:
 def _window_statement(bounded_below: bool):
     price = renewal_price()
     order = (Number.expires_at, Number.id)
-    running = sa.bindparam("before") + sa.func.sum(price).over(order_by=order, rows=(None, 0))
+    running = sa.bindparam("before", type_=sa.BigInteger) + sa.cast(
+        sa.func.sum(price).over(order_by=order, rows=(None, 0)), sa.BigInteger)
     conds = [Number.expires_at < sa.bindparam("upper")]
     if bounded_below:
         conds.append(Number.expires_at >= sa.bindparam("lower"))

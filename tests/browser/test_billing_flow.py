@@ -1,6 +1,7 @@
 """An admin tops up the balance, sees a refused amount explained next to the field, and reads the
 forecast's verdict."""
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -13,11 +14,10 @@ PASSWORD = "correct horse battery staple"
 
 
 def test_top_up_then_forecast(live_app, live, page):
-    from datetime import timedelta
-
     with live_app.app_context():
         renews = T0 + timedelta(days=5)
-        f.make_number(expires_at=renews, billing_anchor_day=renews.day, monthly_price_minor=9_000)  # 3 Dec, 3 Jan, 3 Feb
+        # renews 3 Dec, 3 Jan and 3 Feb for 90.00 each
+        f.make_number(expires_at=renews, billing_anchor_day=renews.day, monthly_price_minor=9_000)
 
     page.goto(live + "/setup")
     page.get_by_label("Your name").fill("Ada Admin")

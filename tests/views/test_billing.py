@@ -8,12 +8,13 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 from flask import render_template
+from flask_login import login_user
 
 from did_app.audit import Actor
 from did_app.billing import service
 from did_app.db import db
 from did_app.lifecycle import ledger, release
-from did_app.models import AuditEvent, LedgerEntry, Workspace
+from did_app.models import AuditEvent, LedgerEntry, User, Workspace
 from did_app.workspace import ensure_workspace
 from tests import factories as f
 from tests.conftest import T0, csrf_from, login
@@ -357,11 +358,8 @@ def test_balance_partial_shows_the_balance_and_a_shortfall(app):
     _renewing(app, 2, 5_000)
     with app.app_context():
         service.top_up(CLI, 1_234)
-    client = _client(app, "viewer")
-    client.get("/billing")
+    _client(app, "viewer")
     with app.test_request_context("/billing"):
-        from flask_login import login_user
-        from did_app.models import User
         login_user(db.session.scalars(sa.select(User)).first())
         html = render_template("billing/_balance.html")
     assert '<strong id="header-balance">$12.34</strong>' in html

@@ -246,4 +246,8 @@ def update_settings(actor, values: dict):
         b, a = audit.diff(before, values)
         if a:
             audit.record(actor, "settings.updated", "workspace", ws.id, ws.name, before=b, after=a)
+        if {"forecast_horizon_days", "time_zone"}.intersection(a):
+            from did_app.lifecycle import forecast
+            session.flush()
+            forecast.recompute_cutoff(session)  # the horizon or the local days moved
     return ws

@@ -166,6 +166,7 @@ def create_pool(actor, *, name: str, countries: list[str], setup_price_minor: in
                      after=_pool_values(pool))
         if channels:
             _charge_channels(session, actor, pool, channels)
+            _recompute_cutoff(session)
     return pool
 
 
@@ -198,7 +199,15 @@ def update_pool(actor, pool_id: int, *, version: int | None, name: str, countrie
         b, a = audit.diff(before, _pool_values(pool))
         if a:
             audit.record(actor, "capacity_pool.updated", "capacity_pool", pool.id, pool.name, before=b, after=a)
+            _recompute_cutoff(session)
     return pool
+
+
+def _recompute_cutoff(session) -> None:
+    """Pool renewals are part of the forecast: the balance, channels, price or date moved."""
+    from did_app.lifecycle import forecast
+    session.flush()
+    forecast.recompute_cutoff(session)
 
 
 def _country_in_use(session, pool_id: int, country: str) -> bool:
@@ -219,6 +228,7 @@ def add_channels(actor, pool_id: int, quantity: int) -> LedgerEntry:
     with write_transaction() as session:
         pool = _pool_for_update(session, pool_id)
         entry = _charge_channels(session, actor, pool, quantity)
+        _recompute_cutoff(session)
     return entry
 
 
@@ -238,6 +248,7 @@ def remove_channels(actor, pool_id: int, quantity: int) -> CapacityPool:
         pool.total_channels = before - quantity
         audit.record(actor, "capacity_pool.channels_removed", "capacity_pool", pool.id, pool.name,
                      before={"total_channels": before}, after={"total_channels": pool.total_channels})
+        _recompute_cutoff(session)
     return pool
 
 

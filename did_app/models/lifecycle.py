@@ -73,4 +73,6 @@ class LedgerEntry(db.Model):
     note: Mapped[str | None] = mapped_column(sa.String(500))
     detail: Mapped[dict | None] = mapped_column(sa.JSON)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
-    __table_args__ = (sa.Index("ix_ledger_entry_at", "at"),)
+    __table_args__ = (sa.Index("ix_ledger_entry_at", "at"),
+                      # the per-number totals read only this index
+                      sa.Index("ix_ledger_entry_number_totals", "number_id", "kind", "amount_minor", "at", "number"))

@@ -105,6 +105,11 @@ class Number(db.Model):
         # ordered pages of Expiring soon, and (covering) the count of those due within warn days
         sa.Index("ix_number_expiring_soon_expires_at", "expiring_soon", "expires_at", "attention_static"),
         sa.Index("ix_number_country_number", "country", "number"),
+        # covers the renewal forecast's scans (lifecycle.md §10): the cutoff is recomputed inside
+        # many write transactions and reads only this index (200 → 30 ms at 100k on SQLite)
+        sa.Index("ix_number_renewal_forecast", "expires_at", "id", "monthly_price_minor", "next_capacity_mode",
+                 "next_monthly_price_minor", "billing_cycles_count", "billing_anchor_day", "expired_at",
+                 "cancelled_at", "porting"),
     )
 
     voice_route = relationship("VoiceRoute", lazy="raise")

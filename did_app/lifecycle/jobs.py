@@ -29,7 +29,7 @@ _N = Number.__table__.c
 # Between two chunks a job lets other writers in. SQLite's busy handler is not fair: a process that
 # commits and at once begins again keeps the lock while waiters sleep (their polls are 100 ms apart
 # by then), so without a gap a long job starves web edits and other ticks into "database is locked".
-SQLITE_GAP_S = 0.11
+SQLITE_GAP_S = 0.05
 LOCK_RETRIES = 3
 
 

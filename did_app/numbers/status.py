@@ -90,7 +90,14 @@ def recompute(*where) -> int:
 
     Runs inside the caller's transaction. It is not an edit: no version bump, no history.
     """
-    stmt = sa.update(Number).where(*where).values(_stored_values()).execution_options(synchronize_session=False)
+    values = _stored_values()
+    # only rows whose stored values differ are written: an unchanged row would still rewrite its
+    # entries in every status index (renewals recompute 500 rows a chunk and change few)
+    changed = sa.or_(*(column != expr for column, expr in (
+        (Number.status, values["status"]), (Number.expiring_soon, values["expiring_soon"]),
+        (Number.attention_static, values["attention_static"]))))
+    stmt = (sa.update(Number).where(*where, changed).values(values)
+            .execution_options(synchronize_session=False))
     return db.session.execute(stmt).rowcount
 
 

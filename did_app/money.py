@@ -18,7 +18,8 @@ def to_major(minor: int, currency: str) -> Decimal:
 def format_money(minor: int | None, currency: str) -> str:
     if minor is None:
         return ""
-    return format_currency(to_major(minor, currency), currency, locale="en_US")
+    # "en", the locale the dates use too: each loaded locale costs a worker about 2 MB
+    return format_currency(to_major(minor, currency), currency, locale="en")
 
 
 def plain(minor: int, currency: str) -> str:

@@ -100,7 +100,7 @@ def chart(o: Outlook, currency: str, width: int = 720, height: int = 260) -> dic
                  label_x=round(left + i * slot + slot / 2, 1)) for i, w in enumerate(o.weeks)]
     points = [(left, y(o.balance))] + [(round(left + (i + 1) * slot, 1), y(w.remaining))
                                       for i, w in enumerate(o.weeks)]
-    ticks = [dict(label=format_compact_currency(money.to_major(v, currency), currency, locale="en_US",
+    ticks = [dict(label=format_compact_currency(money.to_major(v, currency), currency, locale="en",
                                                 fraction_digits=1), y=y(v))
              for v in (0, top_value // 2, top_value)]
     return dict(width=width, height=height, left=left, right=width - right, top=top, base=top + plot_h,

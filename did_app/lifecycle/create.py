@@ -163,6 +163,7 @@ def create_numbers(session, actor, specs: list[NumberSpec], *, kind: str, portin
     now = clock.now()
     orders = _orders_for(session, actor, specs, kind, order, port_in_request_id)
     rows = [_row(spec, ws, now, actor, orders, porting, port_in_request_id) for spec in specs]
+    _assign_fresh_ids(session, rows)
     try:
         with session.begin_nested():
             # render_nulls: rows with and without a region (say) stay one batch, not one per shape
@@ -179,6 +180,22 @@ def create_numbers(session, actor, specs: list[NumberSpec], *, kind: str, portin
                      Number.order_id.in_([o.id for o in orders.values()]))
     forecast.recompute_cutoff(session)
     return list(dict.fromkeys(orders.values()))
+
+
+def _assign_fresh_ids(session, rows: list[dict]) -> None:
+    """On SQLite, give new numbers ids above every id ever used.
+
+    SQLite reuses the highest rowid once that row is deleted, and a released number's ledger
+    rows, refund key and history keep its id: a new number on the same id would inherit its money.
+    PostgreSQL's sequence never goes back, so it keeps assigning ids itself.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    from did_app.models import LedgerEntry, ReleasedNumber
+    highest = max(session.scalar(sa.select(sa.func.max(column))) or 0 for column in (
+        Number.id, ReleasedNumber.old_number_id, LedgerEntry.number_id))
+    for offset, row in enumerate(rows, start=1):
+        row["id"] = highest + offset
 
 
 def charge(session, actor, specs, ids: dict, orders: dict, *, short_message: str | None = None) -> None:

@@ -96,8 +96,7 @@ def renew_due_numbers() -> int:
         return 0  # a fresh install before setup: nothing to renew
     now = clock.now()
     touched = _renew_pools(now) + _in_chunks(lambda session: _renew_chunk(session, now))
-    if touched:
-        _recompute_cutoff()
+    _recompute_cutoff()  # every run: the horizon moves with the clock even when nothing renews
     return touched
 
 
@@ -237,9 +236,9 @@ def _release_where(condition, reason: str, *, refund: bool = False, kind_message
                                            .order_by(Number.id).limit(CHUNK))))
         if not ids:
             return 0
-        numbers = list(session.scalars(sa.select(Number.number).where(Number.id.in_(ids))
-                                       .order_by(Number.number)))
+        by_id = dict(session.execute(sa.select(Number.id, Number.number).where(Number.id.in_(ids))).all())
         done = release.release_numbers(session, SCHEDULER, ids, reason, refund=refund, condition=condition)
+        numbers = sorted(by_id[i] for i in done)  # only what was released goes in the notification
         notifications.notify(session, "number_released", numbers,
                              f"{notifications.plural(len(done), 'number')} were released ({kind_message}).")
         return len(done)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 
 from did_app import audit, clock
 from did_app.db import chunked
+from did_app.errors import Conflict
 from did_app.lifecycle import ledger
 from did_app.models import (Identity, LedgerEntry, Number, Order, ReleasedNumber, SmsRoute,
                             VoiceRoute)
@@ -65,7 +66,9 @@ def release_numbers(session, actor, number_ids, reason: str, *, refund: bool = F
         where = [Number.id.in_(chunk)]
         if condition is not None:
             where.append(condition)
-        ids = list(session.scalars(sa.select(Number.id).where(*where)))
+        # lock the rows first (PostgreSQL; SQLite holds the write lock already), so a racing
+        # release, renewal or approval waits, and every caller locks number before workspace
+        ids = list(session.scalars(sa.select(Number.id).where(*where).order_by(Number.id).with_for_update()))
         if not ids:
             continue
         refunds = ledger.net_paid(session, ids) if refund else {}
@@ -87,9 +90,11 @@ def release_numbers(session, actor, number_ids, reason: str, *, refund: bool = F
             action="number.released", object_type="number", object_id=r["id"], object_label=r["number"],
             before={"status": "in inventory"}, after={"status": "released", "reason": reason},
             note=f"Released: {REASONS[reason]}") for r in rows])
-        # the conditional delete: rows that changed under us (e.g. renewed) are left alone
-        session.execute(sa.delete(Number).where(Number.id.in_(ids))
-                        .execution_options(synchronize_session=False))
+        # the same predicate as the copy: a row that stopped qualifying is not deleted
+        deleted = session.execute(sa.delete(Number).where(Number.id.in_(ids), *where[1:])
+                                  .execution_options(synchronize_session=False))
+        if deleted.rowcount != len(ids):  # cannot happen under the lock; never commit a half release
+            raise Conflict("These numbers changed while they were being released. Nothing was done.")
         released.extend(ids)
     gone = set(released)
     for key, obj in list(session.identity_map.items()):

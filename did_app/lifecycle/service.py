@@ -23,7 +23,8 @@ def _workspace(session) -> Workspace:
 
 
 def _number(session, number_id: int, version: int | None) -> Number:
-    number = session.get(Number, number_id)
+    # locked first (PostgreSQL): every writer takes the number row before the workspace row
+    number = session.get(Number, number_id, with_for_update=True)
     if number is None:
         raise DomainError("That number is no longer in the inventory.")
     if version is not None and number.version != version:
@@ -232,7 +233,8 @@ def remove_and_refund(actor, number_id: int, *, version: int | None = None) -> i
         if refusal:
             raise DomainError(refusal)
         amount = ledger.net_paid(session, [number.id]).get(number.id, 0)
-        release.release_numbers(session, actor, [number.id], "removed_unregistered", refund=True)
+        release.release_numbers(session, actor, [number.id], "removed_unregistered", refund=True,
+                                condition=sa.and_(Number.awaiting_registration.is_(True), Number.porting.is_(False)))
         forecast.recompute_cutoff(session)
         return amount
 

@@ -405,7 +405,10 @@ def lifecycle_action(digits: str, action: str):
         flash(err.message, "error")
         return _detail_response(_load_number(digits), status=409)
     except DomainError as err:
-        return _detail_response(number, error=err.message, open_action=action, status=422)
+        if db.session.scalar(sa.select(Number.id).where(Number.number == "+" + digits)) is None:
+            flash(err.message, "error")  # released meanwhile (a job ran): nothing left to show
+            return _redirect(url_for("numbers.index"))
+        return _detail_response(_load_number(digits), error=err.message, open_action=action, status=422)
     flash(message, "success")
     if not wants_fragment():
         return redirect(url_for("numbers.show", digits=digits) + "#billing", 303)

@@ -92,3 +92,22 @@ def test_release_refunds_net_paid_and_keeps_a_record(app):
         # a second run finds nothing: the refund key and the deleted row make it a no-op
         with write_transaction() as session:
             assert release.release_numbers(session, ACTOR, [number.id], "removed_unregistered", refund=True) == []
+
+
+def test_a_new_number_never_takes_a_released_numbers_id(app):
+    """SQLite reuses the highest rowid; the ledger keys on number ids (review finding)."""
+    with app.app_context():
+        _balance(10_000)
+        with write_transaction() as session:
+            create.create_numbers(session, ACTOR, [_spec("+14155550101")], kind="add")
+        old_id = db.session.scalar(sa.select(Number.id))
+        with write_transaction() as session:
+            release.release_numbers(session, ACTOR, [old_id], "expired")
+        with write_transaction() as session:
+            create.create_numbers(session, ACTOR, [_spec("+14155550102", needs_registration=True)], kind="add")
+        new = db.session.scalar(sa.select(Number))
+        assert new.id != old_id
+        with write_transaction() as session:
+            release.release_numbers(session, ACTOR, [new.id], "removed_unregistered", refund=True)
+        refund = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.kind == "refund"))
+        assert refund.amount_minor == 200  # its own charge, not the released number's as well

@@ -262,3 +262,14 @@ def test_registration_deadline_spares_numbers_with_a_pending_request(app, clock)
         assert _get(spared_id) is not None and _get(removed_id) is None
         assert db.session.scalar(sa.select(LedgerEntry.kind).order_by(LedgerEntry.id.desc())) == "refund"
         assert registration_jobs.remove_overdue() == 0
+
+
+def test_renewals_job_recomputes_the_cutoff_even_when_nothing_renews(app, clock):
+    """The horizon moves with the clock (review finding): balance 50, one renewal of 100 in 40 days."""
+    with app.app_context():
+        _balance(50)
+        n = _add(monthly_price_minor=100, paid_until=T0 + timedelta(days=40))
+        assert _ws().renewal_risk_cutoff_at is None  # beyond the 30-day horizon
+        clock.advance(days=15)
+        assert jobs.renew_due_numbers() == 0
+        assert _ws().renewal_risk_cutoff_at == n.expires_at

@@ -102,3 +102,32 @@ def test_remove_and_refund_redirects_to_the_table(app, clock):
 def test_unknown_action_is_404(app, number):
     hx = _hx(app)
     assert hx.post(f"/numbers/{number['digits']}/lifecycle/explode", data={"version": "1"}).status_code == 404
+
+
+def test_restore_after_the_window_shows_why_instead_of_the_form(app, client, clock, number):
+    from did_app.lifecycle import service
+    from did_app.audit import Actor
+    with app.app_context():
+        service.cancel(Actor(None, "cli", "cli"), number["id"])
+    clock.advance(days=36)  # the restore-window job has not run yet
+    login(client, "operator")
+    html = client.get(f"/numbers/{number['digits']}").get_data(as_text=True)
+    assert "Restore: The restore window ended on" in html and "Restore number" not in html
+
+
+def test_action_on_a_number_released_meanwhile_goes_back_to_the_table(app, number, monkeypatch):
+    from did_app.lifecycle import service
+    from did_app.audit import Actor
+    hx = _hx(app)
+    real_cancel = service.cancel
+
+    def released_first(actor, number_id, **kw):
+        with app.app_context():
+            from did_app.db import write_transaction
+            from did_app.lifecycle import release
+            with write_transaction() as session:
+                release.release_numbers(session, Actor(None, "cli", "cli"), [number_id], "expired")
+        return real_cancel(actor, number_id, **kw)
+    monkeypatch.setattr(service, "cancel", released_first)
+    response = hx.post(f"/numbers/{number['digits']}/lifecycle/cancel", data={"version": "1"})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/numbers"

@@ -8,8 +8,8 @@ from flask_login import current_user
 from did_app import clock, config, filters
 from did_app.errors import register_error_handlers
 from did_app.extensions import csrf, db, login_manager
-from did_app.migrations_cli import LazyDbGroup
 from did_app.htmx import add_vary
+from did_app.migrations_cli import LazyDbGroup
 from did_app.security import add_security_headers, can
 
 # endpoints reachable without a session (first run and login themselves, health, static)

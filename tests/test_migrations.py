@@ -15,8 +15,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from did_app import create_app
-from did_app.migrations_cli import init_migrate
 from did_app.db import db
+from did_app.migrations_cli import init_migrate
 from did_app.reference import PROOF_TYPES, REJECT_REASONS
 from did_app.registration.requirements import SEED_ROWS
 

@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from did_app import audit, clock, money
-from did_app.configuration import capacity_rules
 from did_app.configuration.profiles_service import PROFILE_FIELDS, rule_matcher
 from did_app.errors import DomainError
 from did_app.lifecycle import forecast, ledger, periods
 from did_app.models import CapacityGroup, ConfigurationProfile, Number, Order, Workspace
-from did_app.models.numbers import VOICE_IN, SMS_IN
+from did_app.models.numbers import SMS_IN, VOICE_IN
 from did_app.numbers import status
 
 FIXED_TYPES = ("toll_free", "global")

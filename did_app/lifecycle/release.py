@@ -12,8 +12,7 @@ from did_app import audit, clock
 from did_app.db import chunked
 from did_app.errors import Conflict
 from did_app.lifecycle import ledger
-from did_app.models import (Identity, LedgerEntry, Number, Order, ReleasedNumber, SmsRoute,
-                            VoiceRoute)
+from did_app.models import Identity, LedgerEntry, Number, Order, ReleasedNumber, SmsRoute, VoiceRoute
 
 REASONS = {
     "expired": "expired",

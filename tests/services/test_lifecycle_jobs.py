@@ -9,8 +9,7 @@ from did_app import audit
 from did_app.db import db, write_transaction
 from did_app.errors import DomainError
 from did_app.lifecycle import create, jobs, periods, service
-from did_app.models import (AuditEvent, LedgerEntry, Notification, Number, ReleasedNumber,
-                            VerificationRequest, Workspace)
+from did_app.models import AuditEvent, LedgerEntry, Notification, Number, ReleasedNumber, Workspace
 from did_app.registration import jobs as registration_jobs
 from did_app.workspace import ensure_workspace
 from tests import factories

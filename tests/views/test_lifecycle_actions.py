@@ -1,5 +1,4 @@
 """Details page lifecycle actions: renew, cancel, restore, remove and refund (lifecycle.md §5, §7)."""
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -105,8 +104,8 @@ def test_unknown_action_is_404(app, number):
 
 
 def test_restore_after_the_window_shows_why_instead_of_the_form(app, client, clock, number):
-    from did_app.lifecycle import service
     from did_app.audit import Actor
+    from did_app.lifecycle import service
     with app.app_context():
         service.cancel(Actor(None, "cli", "cli"), number["id"])
     clock.advance(days=36)  # the restore-window job has not run yet
@@ -116,8 +115,8 @@ def test_restore_after_the_window_shows_why_instead_of_the_form(app, client, clo
 
 
 def test_action_on_a_number_released_meanwhile_goes_back_to_the_table(app, number, monkeypatch):
-    from did_app.lifecycle import service
     from did_app.audit import Actor
+    from did_app.lifecycle import service
     hx = _hx(app)
     real_cancel = service.cancel
 

@@ -136,7 +136,9 @@ class Gunicorn:
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "wb")
         # own session: a Ctrl-C reaches only the harness, whose finally stops gunicorn cleanly
-        self.proc = subprocess.Popen(self.command, cwd=REPO, env=self.workspace.env, stdout=log,
+        # PYTHONOPTIMIZE=2 (no docstrings, ~3.5 MB less per worker) as `make run` and the README set it
+        env = {**self.workspace.env, "PYTHONOPTIMIZE": "2"}
+        self.proc = subprocess.Popen(self.command, cwd=REPO, env=env, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout

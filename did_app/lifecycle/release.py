@@ -58,7 +58,8 @@ def release_numbers(session, actor, number_ids, reason: str, *, refund: bool = F
     With `refund`, each one's net paid comes back as one `refund` ledger row keyed `refund:{id}`.
     Returns the ids released.
     """
-    assert reason in REASONS
+    if reason not in REASONS:
+        raise ValueError(f"unknown release reason {reason!r}")
     released: list[int] = []
     now = clock.now()
     for chunk in chunked(number_ids, 500):

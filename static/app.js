@@ -36,7 +36,12 @@
     if (evt.key === "Escape") {  // Escape cancels an inline edit
       var editor = t.closest && t.closest("[data-editor]");
       var cancel = editor && editor.querySelector("[data-cancel]");
-      if (cancel) { evt.preventDefault(); cancel.click(); }
+      // a request of our own, not cancel.click(): right after a 422 swap htmx may not have
+      // processed the new Cancel button yet, and a click on it would do nothing
+      if (cancel) {
+        evt.preventDefault();
+        htmx.ajax("GET", cancel.getAttribute("hx-get"), {target: cancel.closest("tr"), swap: "outerHTML"});
+      }
     }
   });
   function grow(t) { t.style.height = "auto"; t.style.height = Math.min(t.scrollHeight, 240) + "px"; }

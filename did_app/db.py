@@ -114,6 +114,22 @@ def insert_for(model):
     return insert(model)
 
 
+def keyset_stream(model, conds: list, batch: int = 1000):
+    """Every `model` row matching `conds`, newest first by (at, id), read in keyset pages so a
+    CSV export of any size holds one page in memory (audit history, the ledger)."""
+    last = None
+    while True:
+        stmt = sa.select(model).where(*conds)
+        if last is not None:
+            stmt = stmt.where(sa.tuple_(model.at, model.id) < sa.tuple_(*last))
+        rows = db.session.scalars(stmt.order_by(model.at.desc(), model.id.desc()).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = (rows[-1].at, rows[-1].id)
+        db.session.expunge_all()
+
+
 def chunked(items, size: int = 900):
     """Yield lists of at most `size` items: every statement that lists ids takes 900."""
     items = list(items)

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from did_app.db import db
+from did_app.db import db, keyset_stream
 from did_app.models import AuditEvent
 
 PER_PAGE = 50
@@ -80,14 +80,4 @@ def facets() -> dict:
 
 def stream(conds: list, batch: int = 1000):
     """Every matching row, newest first, read in keyset pages."""
-    last = None
-    while True:
-        stmt = sa.select(AuditEvent).where(*conds)
-        if last is not None:
-            stmt = stmt.where(sa.tuple_(AuditEvent.at, AuditEvent.id) < sa.tuple_(*last))
-        rows = db.session.scalars(stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(batch)).all()
-        yield from rows
-        if len(rows) < batch:
-            return
-        last = (rows[-1].at, rows[-1].id)
-        db.session.expunge_all()
+    return keyset_stream(AuditEvent, conds, batch)

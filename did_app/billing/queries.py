@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from did_app.db import db
+from did_app.db import db, keyset_stream
 from did_app.models import CapacityPool, LedgerEntry, Number, ReleasedNumber
 from did_app.models.lifecycle import LEDGER_KINDS
 
@@ -101,18 +101,8 @@ def ledger_page(conds: list, page: int) -> tuple[list[LedgerEntry], bool]:
 
 
 def ledger_stream(conds: list, batch: int = 1000):
-    """Every matching row, newest first, in keyset pages (the CSV export)."""
-    last = None
-    while True:
-        stmt = sa.select(LedgerEntry).where(*conds)
-        if last is not None:
-            stmt = stmt.where(sa.tuple_(LedgerEntry.at, LedgerEntry.id) < sa.tuple_(*last))
-        rows = db.session.scalars(stmt.order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc()).limit(batch)).all()
-        yield from rows
-        if len(rows) < batch:
-            return
-        last = (rows[-1].at, rows[-1].id)
-        db.session.expunge_all()
+    """Every matching row, newest first, read in keyset pages."""
+    return keyset_stream(LedgerEntry, conds, batch)
 
 
 def pool_names() -> dict[int, str]:

@@ -13,7 +13,7 @@ from did_app.migrations_cli import LazyDbGroup
 from did_app.security import add_security_headers, can
 
 # endpoints reachable without a session (first run and login themselves, health, static)
-PUBLIC_ENDPOINTS = {"static", "health.healthz", "auth.login", "auth.setup"}
+PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login", "auth.setup"}
 # the top navigation; an entry shows once its page exists
 NAV_LINKS = (("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
              ("configuration.capacity.index", "Capacity"), ("configuration.profiles.index", "Profiles & rules"),

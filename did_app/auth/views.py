@@ -37,6 +37,7 @@ def setup():
     form = SetupForm(data={"workspace_name": ws.name, "currency": ws.currency,
                            "time_zone": ws.time_zone, "default_country": ws.default_country}
                      if request.method == "GET" else None)
+    form.fit_to(ws, locked)
     if form.validate_on_submit():
         settings = {"name": form.workspace_name.data.strip(), "time_zone": form.time_zone.data,
                     "default_country": form.default_country.data}
@@ -56,7 +57,7 @@ def setup():
             flash("Welcome. Your workspace is ready.", "success")
             return redirect(url_for("numbers.index"))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("auth/setup.html", form=form, currency_locked=locked), status
+    return render_template("auth/setup.html", form=form, currency_locked=locked, stored_currency=ws.currency), status
 
 
 def _start_session(user) -> None:
@@ -180,6 +181,7 @@ def settings():
     data.update(workspace_name=ws.name, currency=ws.currency,
                 reminder_offsets=", ".join(str(o) for o in ws.reminder_offsets or []))
     form = SettingsForm(data=data if request.method == "GET" else None)
+    form.fit_to(ws, locked)
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in SETTING_FIELDS}
         values.update(name=form.workspace_name.data.strip(), reminder_offsets=form.reminder_offsets.parsed)
@@ -193,4 +195,5 @@ def settings():
             flash("Settings saved.", "success")
             return redirect(url_for("auth.settings"))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("auth/settings.html", form=form, currency_locked=locked), status
+    return render_template("auth/settings.html", form=form, currency_locked=locked,
+                           stored_currency=ws.currency), status

@@ -35,6 +35,7 @@ NOT_IMPORTABLE = {
 YES, NO = {"yes", "true", "1", "y"}, {"no", "false", "0", "n"}
 _TRIGGERS = "=+-@\t\r"
 _AMOUNT = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # as in descriptions (numbers/edits.py)
 _MODE_CHANNELS = {"two_included": 2, "zero_included": 0, "metered": 0}
 
 
@@ -117,14 +118,21 @@ class RowResult:
 def read_table(data: bytes) -> Table:
     """Decode, detect the delimiter, check the header and collect the records.
 
-    Raises FileError: too large, not UTF-8, empty, unknown/missing/repeated column, too many rows.
+    Raises FileError: too large, not UTF-8, empty, unknown/missing/repeated column, too many rows,
+    or a quote that is not closed where its cell ends (naming the row where it opened).
     """
     if len(data) > MAX_BYTES:
         raise FileError("The file is larger than 20 MB.")
     text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    # strict: a quote left open must not quietly swallow the rows after it. Without the size limit
+    # (a process-wide setting, raised to the file's own limit) such a cell stops at 128 KB with a
+    # vaguer error instead of reaching the end of the file, where strict mode names it.
+    csv.field_size_limit(MAX_BYTES)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    n = 0  # the last record read; the header is row 1
     try:
         header = next(reader, None)
+        n = 1
         if header is None or not any(h.strip() for h in header):
             raise FileError("The file is empty: the first line must name the columns.")
         columns = _columns(header)
@@ -140,8 +148,19 @@ def read_table(data: bytes) -> Table:
             if len(shared) > 50_000:
                 shared.clear()  # unique values (numbers, descriptions) gain nothing from sharing
     except csv.Error as err:
-        raise FileError(f"The file is not valid CSV (line {reader.line_num}: {err}).") from None
+        raise FileError(_broken_csv(str(err), n + 1, reader.line_num)) from None
     return Table(columns=columns, width=len(header), rows=rows)
+
+
+def _broken_csv(error: str, row: int, line: int) -> str:
+    """The message for a record the reader refused: `row` is the record it was reading."""
+    if error == "unexpected end of data":
+        return (f"Row {row}: a quote opens a cell and is never closed, so the rest of the file would run "
+                "into that cell. Close the quote, or remove it.")
+    if "expected after" in error:
+        return (f"Row {row}: a quoted cell has more text after its closing quote (line {line}). Close each "
+                'quote where its cell ends, and double a quote inside a quoted cell ("").')
+    return f"The file is not valid CSV (line {line}: {error})."
 
 
 def _decode(data: bytes) -> str:
@@ -162,7 +181,7 @@ def _delimiter(text: str) -> str:
 
 def _columns(header: list[str]) -> dict[str, int]:
     columns: dict[str, int] = {}
-    for index, name in enumerate(h.strip().lower() for h in header):
+    for index, name in enumerate(printable(h).lower() for h in header):
         if not name:
             continue  # a trailing delimiter leaves an unnamed, ignored column
         if name not in KNOWN_COLUMNS:
@@ -176,15 +195,22 @@ def _columns(header: list[str]) -> dict[str, int]:
     return columns
 
 
+def printable(text: str) -> str:
+    """The text trimmed, without NUL and other control characters (numbers.md §1, for every cell)."""
+    text = text.strip()
+    return text if text.isprintable() else _CONTROL.sub("", text).strip()
+
+
 def cell(cells: list[str], columns: dict[str, int], name: str) -> str:
-    """A trimmed cell ('' when the column or the cell is missing), with export's formula guard undone."""
+    """A trimmed, printable cell ('' when the column or the cell is missing), with export's formula
+    guard undone."""
     index = columns.get(name)
     if index is None or index >= len(cells):
         return ""
     value = cells[index].strip()
     if len(value) > 1 and value[0] == "'" and value[1] in _TRIGGERS:
         value = value[1:]  # numbers.md §7.8: export adds one ' before a trigger character
-    return value
+    return printable(value)  # after the guard: a tab or CR after the ' is one of its triggers
 
 
 def read_numbers(table: Table, default_country: str, progress=None) -> list[Parsed]:
@@ -193,7 +219,7 @@ def read_numbers(table: Table, default_country: str, progress=None) -> list[Pars
     total = len(table.rows)
     index = table.columns["number"]
     for i, (n, cells) in enumerate(table.rows, start=1):
-        raw = cells[index].strip() if index < len(cells) else ""
+        raw = printable(cells[index]) if index < len(cells) else ""
         number = phone.parse(raw, default_country) if raw else None
         out.append(Parsed(n, cells, raw, number, phone.e164(number) if number is not None else None))
         if progress and i % 1000 == 0:

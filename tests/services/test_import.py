@@ -507,3 +507,62 @@ def test_round_trip_export_then_import_into_an_empty_workspace(app, client, tmp_
     with other.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# ---- issue 8 §4: quotes that never close, control characters in every cell -------------------
+
+UNCLOSED = ("Row 3: a quote opens a cell and is never closed, so the rest of the file would run into that "
+            "cell. Close the quote, or remove it.")
+
+
+@pytest.mark.parametrize("text,message", [
+    # the quote runs to the end of the file: rows 4 and 5 would have become part of row 3's description
+    ('number,description,monthly_price\n+14155550101,a,1\n+14155550102,"Sales,1\n+14155550103,b,1\n'
+     "+14155550104,c,1\n", UNCLOSED),
+    ('number,description,monthly_price\n+14155550101,a,1\n+14155550102,"a ""quoted"" word,1\n', UNCLOSED),
+    # a later quote closes it: row 4 would have become part of row 3
+    ('number,description,monthly_price\n+14155550101,a,1\n+14155550102,"Sales,1\n+14155550103,"b",1\n',
+     'Row 3: a quoted cell has more text after its closing quote (line 4). Close each quote where its cell '
+     'ends, and double a quote inside a quoted cell ("").'),
+])
+def test_a_quote_that_is_not_closed_refuses_the_file_naming_its_row(text, message):
+    with pytest.raises(parser.FileError) as err:
+        _table(text)
+    assert err.value.message == message and err.value.field == "file"
+
+
+def test_a_quoted_cell_over_several_lines_still_reads():
+    table = _table('number,description,monthly_price\n+14155550101,"two\nlines",1\n+14155550102,b,1\n')
+    assert [(n, cells[1]) for n, cells in table.rows] == [(2, "two\nlines"), (3, "b")]
+
+
+def test_an_unclosed_quote_in_a_large_file_names_its_row():
+    rows = "".join(f"+1415{i:07d},x,1\n" for i in range(20_000))
+    text = f'number,description,monthly_price\n+14155550101,"open,1\n{rows}'
+    with pytest.raises(parser.FileError, match=r"^Row 2: a quote opens a cell and is never closed"):
+        _table(text)
+
+
+def test_nul_and_control_characters_are_stripped_from_every_text_cell(app):
+    with app.app_context():
+        _balance(0)
+        factories.make_voice_trunk(name="Main SIP")
+        report = _check(
+            "number,country,region,city,number_type,features,voice_route,order_reference,billing_cycles,"
+            "monthly_price,description\n"
+            "+1415\x00555\x1b0101,U\x00S,Cali\x07fornia,San\x00 Francisco,lo\x7fcal,voice\x00_in,Main\x00 SIP,"
+            "PO\x00-7,1\x002,1.\x0050,a\x00b\n")
+        (row,) = report.rows
+        assert row.messages == []
+        spec = row.spec
+        assert (row.number, spec.country, spec.region, spec.city, spec.number_type, spec.order_reference) == (
+            "+14155550101", "US", "California", "San Francisco", "local", "PO-7")
+        assert (spec.voice_route_id is not None, spec.billing_cycles_count, spec.monthly_price_minor,
+                spec.description) == (True, 12, 150, "ab")
+
+
+def test_control_characters_in_an_unknown_value_are_not_echoed(app):
+    with app.app_context():
+        _balance(0)
+        report = _check("number,number_type,monthly_price\n+14155550101,land\x00\x1b[31mline,1\n")
+        assert _messages(report) == ["Row 2: unknown number type 'land[31mline'."]

@@ -7,7 +7,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from flask import g
 
-from did_app import money, phone
+from did_app import money, phone, reference_lists
 
 _EN = Locale("en")
 LOCALE = "en"  # "5 Dec 2026", as the spec writes dates
@@ -70,4 +70,4 @@ def country_name(code: str | None) -> str:
 def register(app) -> None:
     app.jinja_env.filters.update(
         datetime=fmt_datetime, date=fmt_date, money=fmt_money, country_name=country_name,
-        phone=phone.display, iso=lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else "")
+        phone=phone.display, currency_name=reference_lists.currency_label, iso=lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else "")

@@ -1,17 +1,10 @@
 """Input shapes for first run, login, passwords and users."""
-from zoneinfo import available_timezones
-
-from babel import Locale
-from babel.numbers import list_currencies
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
-_EN = Locale("en")
-CURRENCIES = sorted(list_currencies())
-COUNTRIES = sorted(((code, name) for code, name in _EN.territories.items()
-                    if len(code) == 2 and code.isalpha() and code != "ZZ"), key=lambda c: c[1])
-TIME_ZONES = sorted(available_timezones())
+from did_app import reference_lists as lists
+
 ROLE_CHOICES = [("admin", "Admin"), ("operator", "Operator"), ("viewer", "Viewer")]
 
 
@@ -28,9 +21,21 @@ class AttachMixin:
 class SettingsFields:
     workspace_name = StringField("Workspace name", validators=[
         DataRequired("Enter a workspace name."), Length(1, 80, "Workspace name must be 1–80 characters.")])
-    currency = SelectField("Currency", choices=[(c, f"{c} — {_EN.currencies.get(c, c)}") for c in CURRENCIES])
-    time_zone = SelectField("Time zone", choices=[(z, z) for z in TIME_ZONES])
-    default_country = SelectField("Default country", choices=COUNTRIES)
+    currency = SelectField("Currency", choices=lists.CURRENCY_CHOICES)
+    time_zone = SelectField("Time zone", choices=lists.TIME_ZONE_CHOICES)
+    default_country = SelectField("Default country", choices=lists.COUNTRY_CHOICES)
+
+    def fit_to(self, ws, currency_locked: bool) -> None:
+        """Offer the stored values even when they left the lists; drop a locked currency.
+
+        A locked field is never posted by the browser, so it must not be validated either:
+        the stored currency stays as it is on the server side.
+        """
+        self.currency.choices = lists.with_current(lists.CURRENCY_CHOICES, ws.currency, lists.currency_label)
+        self.time_zone.choices = lists.with_current(lists.TIME_ZONE_CHOICES, ws.time_zone)
+        self.default_country.choices = lists.with_current(lists.COUNTRY_CHOICES, ws.default_country)
+        if currency_locked:
+            del self.currency
 
 
 class SetupForm(AttachMixin, FlaskForm, SettingsFields):

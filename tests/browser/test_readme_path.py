@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-pytestmark = pytest.mark.browser
+from tests.conftest import ON_PG
+
+# SQLite is the README's path; the PostgreSQL run of the suite need not repeat it
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(ON_PG, reason="the README path runs on SQLite")]
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 

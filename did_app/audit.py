@@ -8,6 +8,8 @@ from did_app.db import db
 from did_app.models import AuditEvent
 
 SECRET_FIELDS = {"password", "auth_password", "password_hash", "webhook_secret", "secret"}
+# name/value lists whose values hold tokens (HTTP-in SMS trunks): names stay, values are "changed"
+SECRET_PAIR_FIELDS = {"headers", "query_parameters"}
 
 
 class Actor:
@@ -31,7 +33,51 @@ SCHEDULER = Actor(None, "scheduler", "scheduler")
 def _clean(values: dict | None) -> dict | None:
     if values is None:
         return None
-    return {k: ("changed" if k in SECRET_FIELDS else v) for k, v in values.items()}
+    return {k: ("changed" if k in SECRET_FIELDS else _masked_pairs(v) if k in SECRET_PAIR_FIELDS else v)
+            for k, v in values.items()}
+
+
+def _masked_pairs(pairs):
+    if not isinstance(pairs, list):
+        return pairs
+    return [{**p, "value": "changed"} if isinstance(p, dict) and p.get("value") not in (None, "") else p
+            for p in pairs]
+
+
+def shown(values: dict | None) -> dict | None:
+    """A stored before/after as it may be shown or exported: secrets as "changed", also in rows
+    written before a field was known to be secret. Idempotent."""
+    return _clean(values) if values else values
+
+
+class Shown:
+    """An audit row for a page: the row's own attributes, with `before` and `after` through shown()."""
+
+    __slots__ = ("_event", "before", "after")
+
+    def __init__(self, event: AuditEvent):
+        self._event, self.before, self.after = event, shown(event.before), shown(event.after)
+
+    def __getattr__(self, name):
+        return getattr(self._event, name)
+
+
+def for_display(events) -> list:
+    return [Shown(e) for e in events]
+
+
+def _ip() -> str | None:
+    if not has_request_context():
+        return None
+    return (request.remote_addr or "")[:64] or None
+
+
+def _request_id() -> str | None:
+    # errors.py accepts only short ids; the cut keeps any other writer of g.request_id from
+    # failing the write on PostgreSQL (the column holds 32)
+    if not has_request_context():
+        return None
+    return (getattr(g, "request_id", None) or "")[:32] or None
 
 
 def record(actor: Actor, action: str, object_type: str, object_id, object_label: str, *,
@@ -42,8 +88,7 @@ def record(actor: Actor, action: str, object_type: str, object_id, object_label:
         at=clock.now(), actor_id=actor.user_id, actor_label=actor.label, source=actor.source,
         action=action, object_type=object_type, object_id=object_id, object_label=object_label[:255],
         before=_clean(before), after=_clean(after), note=note, batch_id=batch_id,
-        ip=request.remote_addr if has_request_context() else None,
-        request_id=getattr(g, "request_id", None) if has_request_context() else None)
+        ip=_ip(), request_id=_request_id())
     db.session.add(event)
     return event
 
@@ -54,8 +99,7 @@ def record_many(actor: Actor, events: list[dict], *, batch_id: int | None = None
     if not events:
         return
     now = clock.now()
-    ip = request.remote_addr if has_request_context() else None
-    request_id = getattr(g, "request_id", None) if has_request_context() else None
+    ip, request_id = _ip(), _request_id()
     rows = [dict(at=now, actor_id=actor.user_id, actor_label=actor.label, source=actor.source,
                  action=e["action"], object_type=e["object_type"], object_id=e.get("object_id"),
                  object_label=e["object_label"][:255], before=_clean(e.get("before")),

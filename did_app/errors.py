@@ -1,5 +1,6 @@
 """Domain errors and the HTTP error handlers (page, htmx flash, CSRF, 401)."""
 import logging
+import re
 import uuid
 
 from flask import g, make_response, render_template, request
@@ -7,6 +8,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+# a caller's X-Request-Id is kept only when it is short and plain: it lands in the log, the error
+# page, every audit row (a 32-character column) and the Activity CSV
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
 
 class DomainError(Exception):
@@ -52,7 +56,8 @@ def error_response(status: int, message: str | None = None):
 def register_error_handlers(app):
     @app.before_request
     def _request_id():
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:12]
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:12]
 
     @app.errorhandler(CSRFError)
     def _csrf(err):

@@ -1,12 +1,10 @@
 """Billing area: balance, ledger, forecast, released numbers (lifecycle.md §6, §8, §10)."""
-import csv
-import io
 import json
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, flash, g, redirect, request, stream_with_context, url_for
 
-from did_app import audit, clock, money
+from did_app import audit, clock, csv_out, money
 from did_app.billing import outlook, queries, service
 from did_app.billing.forms import AdjustmentForm, TopUpForm
 from did_app.db import db
@@ -14,7 +12,6 @@ from did_app.errors import DomainError
 from did_app.htmx import render
 from did_app.lifecycle import forecast as forecast_lib
 from did_app.models import CapacityPool
-from did_app.numbers.export import safe_cell
 from did_app.security import role_required
 
 bp = Blueprint("billing", __name__, url_prefix="/billing")
@@ -30,24 +27,11 @@ def _iso(dt) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else ""
 
 
-def _csv_response(lines, stem: str) -> Response:
+def _csv_response(header, rows, stem: str) -> Response:
+    """`rows` (sequences of cells) streamed through the one formula-safe writer."""
     name = f"{stem}-{clock.now().strftime('%Y%m%d-%H%M%S')}.csv"
-    return Response(stream_with_context(lines), mimetype="text/csv",
+    return Response(stream_with_context(csv_out.stream(header, rows)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _csv_lines(header, rows):
-    """CSV text in pieces of about 500 rows; `rows` yields lists of cells."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for i, row in enumerate(rows, 1):
-        writer.writerow(row)
-        if i % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
 # ---- balance and ledger ---------------------------------------------------------------------
@@ -106,10 +90,10 @@ def ledger_csv():
     currency, conds = ws.currency, queries.LedgerFilter.from_args(request.args).conditions(ws.time_zone)
     pools = queries.pool_names()
     rows = ([_iso(e.at), e.kind, money.plain(e.amount_minor, currency), money.plain(e.balance_after_minor, currency),
-             e.number or "", safe_cell(pools.get(e.pool_id, "")), e.order_id or "", e.batch_id or "",
-             safe_cell(e.actor_label), safe_cell(e.note), safe_cell(json.dumps(e.detail)) if e.detail else ""]
+             e.number, pools.get(e.pool_id), e.order_id, e.batch_id, e.actor_label, e.note,
+             json.dumps(e.detail) if e.detail else ""]
             for e in queries.ledger_stream(conds))
-    return _csv_response(_csv_lines(LEDGER_COLUMNS, rows), "ledger")
+    return _csv_response(LEDGER_COLUMNS, rows, "ledger")
 
 
 @bp.get("/numbers")
@@ -136,15 +120,14 @@ def forecast_csv():
     raw = request.args.get("days", "")
     days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 365 else outlook.HORIZON
     items, balance = forecast_lib.timeline(db.session, days)
-    return _csv_response(_csv_lines(FORECAST_COLUMNS, _forecast_rows(items, balance, g.workspace.currency)),
-                         "forecast")
+    return _csv_response(FORECAST_COLUMNS, _forecast_rows(items, balance, g.workspace.currency), "forecast")
 
 
 def _forecast_rows(items, balance: int, currency: str):
     cumulative = 0
     for at, rank, _, label, amount in items:
         cumulative += amount
-        yield [_iso(at), "pool" if rank == forecast_lib.POOL else "number", safe_cell(label),
+        yield [_iso(at), "pool" if rank == forecast_lib.POOL else "number", label,
                money.plain(amount, currency), money.plain(cumulative, currency),
                "true" if cumulative <= balance else "false"]
 
@@ -164,10 +147,9 @@ def released():
 def released_csv():
     ws = g.workspace
     currency, conds = ws.currency, queries.ReleasedFilter.from_args(request.args).conditions(ws.time_zone)
-    rows = ([r.number, r.country, safe_cell(r.region), safe_cell(r.city), r.number_type, safe_cell(r.description),
-             _iso(r.added_at), _iso(r.released_at), r.reason, safe_cell(r.voice_route_name),
-             safe_cell(r.sms_route_name), safe_cell(r.identity_name), safe_cell(r.order_reference),
+    rows = ([r.number, r.country, r.region, r.city, r.number_type, r.description, _iso(r.added_at),
+             _iso(r.released_at), r.reason, r.voice_route_name, r.sms_route_name, r.identity_name, r.order_reference,
              money.plain(r.total_charged_minor, currency), money.plain(r.total_refunded_minor, currency),
              r.old_number_id] for r in queries.released_stream(conds))
-    return _csv_response(_csv_lines(RELEASED_COLUMNS, rows), "released")
+    return _csv_response(RELEASED_COLUMNS, rows, "released")
 

@@ -568,6 +568,8 @@ def _trunk_snapshot(session, space: Space, route) -> dict:
     if space is SMS:
         settings = dict(route.settings or {})
         settings["password"] = _fingerprint(settings.get("password"))
+        for key in audit.SECRET_PAIR_FIELDS & settings.keys():  # header and query values hold tokens
+            settings[key] = [{**p, "value": _fingerprint(p.get("value")) or ""} for p in settings[key] or []]
         return {"name": route.name, "description": route.description, "kind": route.trunk_kind,
                 "blocked": route.blocked, "priority": route.priority, "group": group, **settings}
     snap = {c: getattr(route, c) for c in _VOICE_COLUMNS}
@@ -998,6 +1000,12 @@ def sms_summary(trunk) -> str:
     return ""
 
 
+def masked_pairs(pairs) -> list[dict]:
+    """An HTTP-in trunk's headers or query parameters for a reader: the names, each set value as
+    "•••• set" (tokens live there); operators see the values on the trunk's form."""
+    return [{"key": p.get("key"), "value": "•••• set" if p.get("value") else ""} for p in pairs or []]
+
+
 def number_counts(space: Space, route_ids=None) -> dict[int, int]:
     """Numbers per route id in one grouped query: every route (list pages), or only `route_ids`."""
     col = space.number_column
@@ -1058,7 +1066,7 @@ def members_of(space: Space, group_id: int):
 
 
 def history(object_type: str, object_id: int, limit: int = 50):
-    """Audit rows of one configuration object, newest first."""
-    return db.session.scalars(sa.select(AuditEvent).where(
+    """Audit rows of one configuration object, newest first, secrets shown as "changed"."""
+    return audit.for_display(db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)).all()
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)).all())

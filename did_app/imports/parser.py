@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from did_app import money, phone
+from did_app import csv_out, money, phone
 from did_app.errors import DomainError
 from did_app.lifecycle.create import NumberSpec, default_capacity
 from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES, SMS_IN, VOICE_IN, features_mask
@@ -33,7 +33,7 @@ NOT_IMPORTABLE = {
     "porting": "Row {n}: {number} is porting in the file; add it with a port-in request instead.",
 }
 YES, NO = {"yes", "true", "1", "y"}, {"no", "false", "0", "n"}
-_TRIGGERS = "=+-@\t\r"
+_TRIGGERS = csv_out.TRIGGERS  # the export's guard, undone in cell()
 _AMOUNT = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # as in descriptions (numbers/edits.py)
 _MODE_CHANNELS = {"two_included": 2, "zero_included": 0, "metered": 0}

@@ -5,13 +5,11 @@ hold every other writer for that long); the write transaction then re-reads the 
 tables and refuses if routes, groups or pools changed in between. A number added meanwhile is caught
 by the creation service ("… was added by someone else meanwhile").
 """
-import csv
-import io
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from did_app import audit, clock, money
+from did_app import audit, clock, csv_out, money
 from did_app.configuration import capacity_rules
 from did_app.db import chunked, db, write_transaction
 from did_app.errors import DomainError
@@ -73,14 +71,11 @@ class Report:
                   for r in self.rows[:SHOWN_ROWS]])
 
     def csv_text(self) -> str:
-        """The full report: `row, number, outcome, message`, one line per message."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(("row", "number", "outcome", "message"))
-        for r in self.rows:
-            for message in r.messages or [f"rule: {r.rule}" if r.rule else ""]:
-                writer.writerow((r.row, r.number, r.outcome, message))
-        return out.getvalue()
+        """The full report: `row, number, outcome, message`, one line per message (the number as typed
+        when it did not parse, so formula-safe like every CSV)."""
+        return csv_out.text(("row", "number", "outcome", "message"), (
+            (r.row, r.number, r.outcome, message)
+            for r in self.rows for message in (r.messages or [f"rule: {r.rule}" if r.rule else ""])))
 
 
 def summary_line(summary: dict) -> str:

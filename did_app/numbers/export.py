@@ -1,14 +1,11 @@
-"""CSV export of My Numbers (numbers.md §7.8): streamed, keyset-paged, formula-safe."""
-import csv
-import io
-import re
+"""CSV export of My Numbers (numbers.md §7.8): streamed, keyset-paged, formula-safe (csv_out)."""
 from datetime import timezone
 from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from did_app import memory, money
+from did_app import csv_out, memory, money
 from did_app.db import db
 from did_app.models import (
     CapacityGroup,
@@ -26,20 +23,7 @@ COLUMNS = ("number", "country", "region", "city", "number_type", "status", "expi
            "expires_at", "billing_cycles", "description", "voice_route", "sms_route", "capacity_mode",
            "channels_included", "dedicated_channels", "capacity_group", "capacity_limit", "identity",
            "verification", "features", "order_reference", "monthly_price", "created_at")
-_E164 = re.compile(r"^\+[0-9]{6,15}$")
-_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
-_TRIGGERS = "=+-@\t\r"
 CHUNK = 1000
-
-
-def safe_cell(value) -> str:
-    """A leading ' on cells a spreadsheet would run; whole E.164 numbers and decimals stay."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text and text[0] in _TRIGGERS and not _E164.match(text) and not _DECIMAL.match(text):
-        return "'" + text
-    return text
 
 
 def _iso(value) -> str:
@@ -107,16 +91,15 @@ def _price_formatter(currency: str):
 
 
 def _format(row, price, names) -> list:
-    """One CSV row. Only free text can start a formula; codes, numbers and dates are safe as built."""
+    """One CSV row; the writer guards every cell against formulas."""
     (number, country, region, city, ntype, status, expiring, expires_at, cycles, description,
      voice_id, sms_id, mode, included, dedicated, group_id, limit, identity_id, verification, features,
      order_ref, price_minor, created_at) = row
-    return [number, country, safe_cell(region), safe_cell(city), ntype, status,
-            "true" if expiring else "false", _iso(expires_at), "unlimited" if cycles is None else cycles,
-            safe_cell(description), safe_cell(names["voice"].get(voice_id)), safe_cell(names["sms"].get(sms_id)),
-            mode, included, dedicated, safe_cell(names["group"].get(group_id)), "" if limit is None else limit,
-            safe_cell(names["identity"].get(identity_id)), verification,
-            _features_text(features), safe_cell(order_ref), price(price_minor), _iso(created_at)]
+    return [number, country, region, city, ntype, status, "true" if expiring else "false", _iso(expires_at),
+            "unlimited" if cycles is None else cycles, description, names["voice"].get(voice_id),
+            names["sms"].get(sms_id), mode, included, dedicated, names["group"].get(group_id), limit,
+            names["identity"].get(identity_id), verification, _features_text(features), order_ref,
+            price(price_minor), _iso(created_at)]
 
 
 def _keyset_rows(conds, sort: str):
@@ -161,20 +144,9 @@ def _walk(conds, keys, descending: bool):
 
 
 def generate_csv(conds, sort: str, currency: str):
-    """Yield the CSV text in pieces: header first, then about CHUNK rows per piece."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    """Yield the CSV text in pieces: header first, then about 500 rows per piece."""
     price, names = _price_formatter(currency), _names()
-    count = 0
-    for row in _keyset_rows(conds, sort):
-        writer.writerow(_format(row, price, names))
-        count += 1
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    yield from csv_out.stream(COLUMNS, (_format(row, price, names) for row in _keyset_rows(conds, sort)))
     _give_memory_back()
 
 

@@ -3,10 +3,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from did_app import filters
 from did_app.db import db
-from did_app.models import SmsRoute, VoiceRoute
+from did_app.models import CapacityGroup, CapacityPoolCountry, Number, SmsRoute, VoiceRoute
 from did_app.numbers import display
 
 PASS, WAIT, FAIL, NA = "pass", "wait", "fail", "na"
@@ -177,3 +178,90 @@ def readiness(n, ws, now: datetime) -> Readiness:
               "" if ready else "Finish the steps above first.")
     checks = [l1, r1, d, *_voice_checks(n, ready, voice_members), *_sms_checks(n, ready, sms_members)]
     return Readiness(checks=checks, attention=_attention(n, ws, now))
+
+
+# ---------------------------------------------------------------- what the one-click fixes offer
+
+@dataclass
+class FixSelect:
+    """One fix's select: (value, label) options and the value to preselect ("" = "Choose…")."""
+    options: list[tuple[int, str]]
+    selected: int | str = ""
+
+
+# the columns whose most common value among a country's numbers a fix preselects
+_HABIT_COLUMNS = ("voice_route_id", "sms_route_id", "capacity_group_id", "capacity_pool_id")
+
+
+def _country_habits(n) -> dict[str, int]:
+    """For each column, the value more than half of the country's other numbers that have one use.
+
+    One grouped query over the combinations in use (a handful per country), summed per column here.
+    """
+    cols = [getattr(Number, c) for c in _HABIT_COLUMNS]
+    rows = db.session.execute(sa.select(*cols, sa.func.count()).where(
+        Number.country == n.country, Number.id != n.id).group_by(*cols)).all()
+    habits = {}
+    for i, name in enumerate(_HABIT_COLUMNS):
+        counts: dict[int, int] = {}
+        for row in rows:
+            if row[i] is not None:
+                counts[row[i]] = counts.get(row[i], 0) + row[-1]
+        if counts:
+            value, used = max(counts.items(), key=lambda kv: kv[1])
+            if used * 2 > sum(counts.values()):
+                habits[name] = value
+    return habits
+
+
+def _route_options(model, member_ok) -> list[tuple[int, str]]:
+    """Trunks, then groups with at least one member that can carry traffic; by name."""
+    member = aliased(model)
+    usable_member = sa.exists().where(member.group_id == model.id, member_ok(member))
+    rows = db.session.execute(sa.select(model.id, model.name, model.kind).where(sa.or_(
+        sa.and_(model.kind == "trunk", member_ok(model)), sa.and_(model.kind == "group", usable_member)))
+        .order_by(sa.case((model.kind == "trunk", 0), else_=1), model.name)).all()
+    return [(r.id, r.name if r.kind == "trunk" else f"{r.name} (group)") for r in rows]
+
+
+def _group_options(n) -> list[tuple[int, str]]:
+    """Capacity groups the number may join (configuration.md §5.2) that add at least one channel."""
+    rows = db.session.execute(sa.select(CapacityGroup.id, CapacityGroup.name).join(
+        CapacityPoolCountry, CapacityPoolCountry.pool_id == CapacityGroup.pool_id).where(
+        CapacityPoolCountry.country == n.country,
+        CapacityGroup.shared_channels + CapacityGroup.metered_channels > 0).order_by(CapacityGroup.name)).all()
+    return [(r.id, r.name) for r in rows]
+
+
+def _preselect(n, options, habit) -> FixSelect:
+    """Preselect the country's habit when it is on offer, labelled so; else nothing."""
+    if habit is None or habit not in {value for value, _ in options}:
+        return FixSelect(options)
+    suffix = f" (used by most {n.country} numbers)"
+    return FixSelect([(v, label + suffix if v == habit else label) for v, label in options], habit)
+
+
+def fix_selects(n, checklist: Readiness, free_pools) -> dict[str, FixSelect]:
+    """The selects of the failing checks' fixes, offering only choices that resolve the check.
+
+    `free_pools` are (pool, unassigned) pairs of pools covering the country with free channels.
+    """
+    failing = {c.key for c in checklist.checks if c.state == FAIL}
+    wanted = {"voice": "V1" in failing and n.voice_route is None,
+              "sms": "S1" in failing and n.sms_route is None,
+              "group": "V2" in failing and n.allow_additional_channels}
+    if not any(wanted.values()):
+        return {}
+    habits = _country_habits(n)
+    selects = {}
+    if wanted["voice"]:  # voice trunks have no blocked flag: a trunk serves, a group needs a member
+        selects["voice"] = _preselect(n, _route_options(VoiceRoute, lambda m: sa.true()),
+                                      habits.get("voice_route_id"))
+    if wanted["sms"]:
+        selects["sms"] = _preselect(n, _route_options(SmsRoute, lambda m: m.blocked.is_(False)),
+                                    habits.get("sms_route_id"))
+    if wanted["group"]:
+        selects["group"] = _preselect(n, _group_options(n), habits.get("capacity_group_id"))
+        selects["pool"] = _preselect(n, [(p.id, f"{p.name} ({free} free)") for p, free in free_pools],
+                                     habits.get("capacity_pool_id"))
+    return selects

@@ -254,7 +254,7 @@ def show(digits: str):
     return _detail_response(_load_number(digits))
 
 
-DETAIL_BLOCKS = ("header", "general", "readiness", "trunks", "capacity", "order", "billing")
+DETAIL_BLOCKS = ("header", "general", "readiness", "trunks", "capacity", "order", "billing", "history", "balance")
 
 
 def _lifecycle_actions(number: Number, ws, now, error=None, open_action=None) -> dict:
@@ -275,13 +275,14 @@ def _detail_context(number: Number, errors=None, values=None, error=None, open_a
     history = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.object_type == "number", AuditEvent.object_label == number.number)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(50)).all()
+    checklist, fix_options = readiness.readiness(number, ws, now), edits.capacity_options(number)
     return dict(number=number, n=number, ws=ws, now=now, errors=errors or {}, values=values or {},
-                checklist=readiness.readiness(number, ws, now),
+                checklist=checklist, fix_selects=readiness.fix_selects(number, checklist, fix_options["free_pools"]),
                 voice_members=_route_members(number.voice_route), sms_members=_route_members(number.sms_route),
                 ledger=queries.number_ledger(number.id), history=history,
                 totals=queries.number_totals(number.id), added_by=_added_by(number),
                 voice_choices=edits.route_choices(VoiceRoute), sms_choices=edits.route_choices(SmsRoute),
-                fix_options=edits.capacity_options(number),
+                fix_options=fix_options,
                 next_price_text=money.plain(number.next_monthly_price_minor or number.monthly_price_minor,
                                             ws.currency),
                 actions=_lifecycle_actions(number, ws, now, error, open_action))
@@ -423,6 +424,18 @@ def _redirect(url: str):
     return redirect(url, 303)
 
 
+FIX_CHOICE_MESSAGES = {"voice_route_id": "Choose a voice trunk or trunk group.",
+                       "sms_route_id": "Choose an SMS trunk or SMS trunk group.",
+                       "capacity_group_id": "Choose a capacity group.", "capacity_pool_id": "Choose a pool."}
+
+
+def _require_fix_choice(form) -> None:
+    """A fix's select left at "Choose…" raises DomainError: there an empty route is no choice, not "None"."""
+    for name, message in FIX_CHOICE_MESSAGES.items():
+        if name in form and not (form.get(name) or "").strip():
+            raise DomainError(message, name)
+
+
 @bp.post("/numbers/<digits>/sections/<section>")
 @role_required("operator")
 def update_section(digits: str, section: str):
@@ -432,6 +445,8 @@ def update_section(digits: str, section: str):
     number = _load_number(digits)
     version = request.form.get("version", "")
     try:
+        if section == "fix":
+            _require_fix_choice(request.form)
         changes = _parse_section(section, request.form, number)
         _, changed = edits.update_number(Actor.current(), number.id, int(version) if version.isdigit() else -1,
                                          **changes)

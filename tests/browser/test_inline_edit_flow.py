@@ -71,6 +71,7 @@ def test_configure_numbers_inline_and_from_the_checklist(live_app, live, page):
     row.get_by_role("link", name="+1 415-555-0003").click()
     readiness = page.locator("#readiness")
     expect(readiness).to_contain_text("No inbound capacity")
+    readiness.get_by_label("Capacity group").select_option(label="US shared")  # no US habit: "Choose…"
     readiness.get_by_role("button", name="Add to capacity group…").click()
     expect(page.locator("#number-header .badge")).to_have_text("Active")
     expect(readiness).to_contain_text("Inbound calling ready")

@@ -14,6 +14,9 @@ from did_app.security import add_security_headers, can
 
 # endpoints reachable without a session (first run and login themselves, health, static)
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login", "auth.setup"}
+# while "must change password" is set, the only endpoints besides the public ones (access.md §4);
+# the calendar feed is public (its own token), so it passes too
+PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
 # the top navigation; an entry shows once its page exists
 NAV_LINKS = (("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
              ("configuration.capacity.index", "Capacity"), ("configuration.profiles.index", "Profiles & rules"),
@@ -82,6 +85,12 @@ def _init_login(app: Flask) -> None:
 
 
 def _unauthorized():
+    return _send_page_to("auth.login")
+
+
+def _send_page_to(endpoint: str):
+    """The whole page goes to `endpoint`, with ?next= the page to come back to: htmx gets 401 with
+    HX-Redirect (never a form squeezed into a table cell), other requests a 302."""
     from urllib.parse import urlsplit
 
     from flask import make_response
@@ -89,10 +98,10 @@ def _unauthorized():
     if request.headers.get("HX-Request") == "true":
         current = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/numbers"
         resp = make_response("", 401)
-        resp.headers["HX-Redirect"] = url_for("auth.login", next=current)
+        resp.headers["HX-Redirect"] = url_for(endpoint, next=current)
         return resp
     path = request.full_path.rstrip("?") if request.query_string else request.path
-    return redirect(url_for("auth.login", next=path))
+    return redirect(url_for(endpoint, next=path))
 
 
 def _register_hooks(app: Flask) -> None:
@@ -108,13 +117,12 @@ def _register_hooks(app: Flask) -> None:
     def _gatekeeper():
         if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
             return None
-        if not auth_service.any_user_exists():
-            return redirect(url_for("auth.setup"))
-        if not current_user.is_authenticated:
+        if not current_user.is_authenticated:  # the loader accepts only a live session (one query)
+            if not auth_service.any_user_exists():
+                return redirect(url_for("auth.setup"))
             return _unauthorized()
-        if auth_service.session_too_old(session.get("login_at")):
-            session.clear()
-            return _unauthorized()
+        if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            return _send_page_to("auth.password")
         g.workspace = current_workspace()
         return None
 

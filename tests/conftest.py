@@ -66,18 +66,25 @@ def client(app):
 
 
 def login(client, role="operator", email=None):
-    """Make a user with `role` and log the client in (Flask-Login's session keys)."""
+    """Make a user with `role` and log the client in: a real session row, its id in Flask-Login's
+    session keys (as the login form leaves them). The row does not expire after 14 days, so tests
+    that move the clock far ahead stay signed in (a form login does expire: test_auth.py)."""
     from did_app.audit import Actor
     from did_app.auth import service
+    from did_app.models import UserSession
 
     app = client.application
     email = email or f"{role}{os.urandom(3).hex()}@example.com"
     with app.app_context():
         user, _ = service.create_user(Actor(None, "cli", "cli"), email=email, display_name=role.title(),
                                       role=role, password="correct horse battery staple")
-        user_id, version = user.id, user.session_version
+        user_id = user.id
+        token = service.open_session(user_id)
+        db.session.execute(sa.update(UserSession).where(UserSession.user_id == user_id)
+                           .values(expires_at=datetime(2100, 1, 1, tzinfo=timezone.utc)))
+        db.session.commit()
     with client.session_transaction() as sess:
-        sess["_user_id"] = f"{user_id}:{version}"
+        sess["_user_id"] = token
         sess["_fresh"] = True
     return user_id
 

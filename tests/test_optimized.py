@@ -23,14 +23,12 @@ from did_app.demo import seed_demo
 with app.app_context():
     user, _ = service.create_user(Actor(None, "cli", "cli"), email="ada@example.com", display_name="Ada",
                                   role="admin", password="correct horse battery staple")
-    user_id, version = user.id, user.session_version
+    token = service.open_session(user.id)
     seed_demo(60, 1)
     digits = db.session.execute(db.text("SELECT number FROM number LIMIT 1")).scalar().lstrip("+")
 with client.session_transaction() as sess:
-    sess["_user_id"] = f"{user_id}:{version}"
+    sess["_user_id"] = token
     sess["_fresh"] = True
-    import time
-    sess["login_at"] = time.time()
 for path in ("/numbers", "/numbers/" + digits, "/billing", "/billing/forecast", "/numbers/add", "/orders",
              "/numbers/export.csv"):
     codes.append(client.get(path).status_code)

@@ -1,4 +1,5 @@
-"""Users, first run, login with database-stored throttling (access.md §1–§4)."""
+"""Users, first run, login with database-stored throttling, server-side sessions (access.md §1–§5)."""
+import hashlib
 import math
 import secrets
 from datetime import timedelta
@@ -10,11 +11,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from did_app import audit, clock
 from did_app.db import db, write_transaction
 from did_app.errors import DomainError
-from did_app.models import LoginAttempt, User
+from did_app.models import LoginAttempt, User, UserSession
 from did_app.workspace import ensure_workspace
 
 THROTTLE_WINDOW = timedelta(minutes=15)
-EMAIL_LIMIT, IP_LIMIT = 5, 20
+# failures that refuse the next attempt: for the email from this IP, for the email, for the IP
+PAIR_LIMIT, EMAIL_LIMIT, IP_LIMIT = 5, 20, 20
 # checked for unknown emails too, so the response time reveals nothing
 _DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
 
@@ -27,23 +29,65 @@ def any_user_exists() -> bool:
     return db.session.scalar(sa.select(sa.exists().where(User.id.is_not(None))))
 
 
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def load_session_user(token: str):
-    """Flask-Login loader: "id:session_version"; a stale version ends the session."""
+    """Flask-Login loader for "user id:session version:session key", in one query (user joined to
+    its session row). Only a live session counts: its row not revoked (logout) nor past `expires_at`
+    (14 days after login), the user active and the session version unchanged (sign out everywhere,
+    password, role or active changes). Anything else is no user, so the request goes to login."""
     try:
-        user_id, version = (int(part) for part in token.split(":"))
+        user_id, version, key = token.split(":")
+        user_id, version = int(user_id), int(version)
     except ValueError:
         return None
-    user = db.session.get(User, user_id)
-    if user is None or not user.active or user.session_version != version:
+    row = db.session.execute(
+        sa.select(User, UserSession.id).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.key_hash == _key_hash(key), UserSession.revoked_at.is_(None),
+               UserSession.expires_at > clock.now(), User.id == user_id,
+               User.session_version == version, User.active.is_(True))).first()
+    if row is None:
         return None
+    user = row[0]
+    user.session_row_id, user.session_key = row[1], key
     return user
 
 
-def session_too_old(login_at) -> bool:
-    if login_at is None:
-        return False
-    max_age = current_app.config["SESSION_MAX_AGE"].total_seconds()
-    return clock.now().timestamp() - float(login_at) > max_age
+def _open_session(session, user, now) -> None:
+    """Add a session row; its key goes on `user` for login_user() (User.get_id)."""
+    key = secrets.token_urlsafe(32)
+    session.add(UserSession(user_id=user.id, key_hash=_key_hash(key), created_at=now,
+                            expires_at=now + current_app.config["SESSION_MAX_AGE"]))
+    user.session_key = key
+
+
+def _end_sessions(session, user, now) -> None:
+    """End every session of `user`: a new session version, and their live rows marked revoked."""
+    user.session_version += 1
+    session.execute(sa.update(UserSession).where(UserSession.user_id == user.id,
+                                                 UserSession.revoked_at.is_(None)).values(revoked_at=now))
+
+
+def open_session(user_id: int) -> str:
+    """A new session for a user who proved who they are elsewhere (test and tool logins);
+    returns the value Flask-Login keeps in the cookie."""
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.active:
+            raise DomainError("That user does not exist.")
+        _open_session(session, user, clock.now())
+        token = user.get_id()
+    return token
+
+
+def live_sessions(user_id: int) -> int:
+    """How many sessions of the user are live, the current one included (every change of the
+    session version also revokes the rows, so an unrevoked row before its expiry is live)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None),
+        UserSession.expires_at > clock.now()))
 
 
 def check_password_rules(password: str, confirm: str | None, email: str) -> None:
@@ -81,6 +125,7 @@ def complete_setup(*, email, display_name, password, confirm, settings: dict) ->
         if session.scalar(sa.select(sa.exists().where(User.id.is_not(None)))):
             raise DomainError("Setup is already complete.")
         user = _new_user(session, email, display_name.strip(), "admin", password)
+        _open_session(session, user, clock.now())
         actor = audit.Actor(user, "web")
         audit.record(actor, "user.created", "user", user.id, email, after={"role": "admin"})
         ws = ensure_workspace(session)
@@ -141,7 +186,7 @@ def update_user(actor, user_id: int, *, display_name: str, role: str, active: bo
         if not a:
             return user
         if "role" in a or "active" in a:
-            user.session_version += 1  # ends the user's other sessions
+            _end_sessions(session, user, clock.now())  # the new role or state applies at the next login
         user.display_name, user.role, user.active = after["display_name"], role, active
         action = ("user.role_changed" if "role" in a else
                   "user.deactivated" if a.get("active") is False else
@@ -159,14 +204,15 @@ def reset_password(actor, user_id: int) -> str:
             raise DomainError("That user does not exist.")
         user.password_hash = generate_password_hash(temporary)
         user.must_change_password = True
-        user.session_version += 1
+        _end_sessions(session, user, clock.now())
         audit.record(actor, "user.password_reset", "user", user.id, user.email,
                      after={"password": "changed"})
     return temporary
 
 
 def change_password(user_id: int, *, current: str, new: str, confirm: str) -> User:
-    """A user changes their own password; other sessions end."""
+    """A user changes their own password: every session ends, and a new one is opened for this
+    browser (its key on the returned user, for login_user())."""
     with write_transaction() as session:
         user = session.get(User, user_id)
         if not check_password_hash(user.password_hash, current or ""):
@@ -174,29 +220,18 @@ def change_password(user_id: int, *, current: str, new: str, confirm: str) -> Us
         check_password_rules(new, confirm, user.email)
         user.password_hash = generate_password_hash(new)
         user.must_change_password = False
-        user.session_version += 1
+        now = clock.now()
+        _end_sessions(session, user, now)
+        _open_session(session, user, now)
         audit.record(audit.Actor(user, "web"), "user.password_changed", "user", user.id, user.email,
                      after={"password": "changed"})
     return user
 
 
-def _recent_failures(session, now, *, email=None, ip=None):
-    since = now - THROTTLE_WINDOW
-    q = sa.select(sa.func.count(), sa.func.min(LoginAttempt.at)).where(
-        LoginAttempt.result == "failure", LoginAttempt.at > since)
-    if email is not None:
-        last_ok = session.scalar(sa.select(sa.func.max(LoginAttempt.at)).where(
-            LoginAttempt.email == email, LoginAttempt.result == "success"))
-        q = q.where(LoginAttempt.email == email)
-        if last_ok is not None:
-            q = q.where(LoginAttempt.at > last_ok)
-    else:
-        q = q.where(LoginAttempt.ip == ip)
-    return session.execute(q).one()
-
-
 def authenticate(email: str, password: str, ip: str) -> User:
-    """Check a login; every attempt is recorded. Raises DomainError with the spec's messages."""
+    """Check a login; every attempt is recorded. Raises DomainError with the spec's messages.
+
+    On success a session is opened in the same transaction (its key on the returned user)."""
     email = normalise_email(email)
     with write_transaction() as session:
         now = clock.now()
@@ -210,24 +245,53 @@ def authenticate(email: str, password: str, ip: str) -> User:
             session.add(LoginAttempt(at=now, email=email, ip=ip, result="success" if ok else "failure"))
             if ok:
                 user.last_login_at = now
+                _open_session(session, user, now)
                 audit.record(audit.Actor(user, "web"), "user.login", "user", user.id, user.email)
                 return user
     raise DomainError(refusal or "Email or password is incorrect.")
 
 
 def _throttle_message(session, now, email, ip) -> str | None:
-    for count, oldest, limit in (
-            (*_recent_failures(session, now, email=email), EMAIL_LIMIT),
-            (*_recent_failures(session, now, ip=ip), IP_LIMIT)):
+    """The refusal for an attempt, or None (access.md §4). Failures count when they are in the last
+    15 minutes and after the email's last success: 5 for the email from this IP, 20 for the email,
+    or 20 for the IP refuse it. Throttled attempts are no failures, so they never extend a lock."""
+    since = now - THROTTLE_WINDOW
+    last_ok = session.scalar(sa.select(sa.func.max(LoginAttempt.at)).where(
+        LoginAttempt.email == email, LoginAttempt.result == "success"))
+    if last_ok is not None and last_ok > since:
+        since = last_ok
+    waits = []
+    for scope, limit in ((sa.and_(LoginAttempt.email == email, LoginAttempt.ip == ip), PAIR_LIMIT),
+                         (LoginAttempt.email == email, EMAIL_LIMIT),
+                         (LoginAttempt.ip == ip, IP_LIMIT)):
+        count, oldest = session.execute(sa.select(sa.func.count(), sa.func.min(LoginAttempt.at)).where(
+            scope, LoginAttempt.result == "failure", LoginAttempt.at > since)).one()
         if count >= limit:
-            minutes = max(1, math.ceil((oldest + THROTTLE_WINDOW - now).total_seconds() / 60))
-            return f"Too many failed sign-in attempts. Try again in {minutes} minutes."
-    return None
+            waits.append(oldest + THROTTLE_WINDOW - now)
+    if not waits:
+        return None
+    # several limits reached: the attempt is refused until the last of them is clear
+    minutes = max(1, math.ceil(max(waits).total_seconds() / 60))
+    return f"Too many failed sign-in attempts. Try again in {minutes} minutes."
 
 
-def record_logout(user) -> None:
-    with write_transaction():
+def logout(user) -> None:
+    """End the session `user` was loaded with (its row revoked: a copy of the cookie stops working);
+    the user's other sessions stay."""
+    with write_transaction() as session:
+        session.execute(sa.update(UserSession).where(
+            UserSession.id == user.session_row_id, UserSession.revoked_at.is_(None)).values(revoked_at=clock.now()))
         audit.record(audit.Actor(user, "web"), "user.logout", "user", user.id, user.email)
+
+
+def sign_out_everywhere(user_id: int) -> None:
+    """End every session of the user, this one included (a new session version)."""
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise DomainError("That user does not exist.")
+        _end_sessions(session, user, clock.now())
+        audit.record(audit.Actor(user, "web"), "user.signed_out_everywhere", "user", user.id, user.email)
 
 
 def update_settings(actor, values: dict):

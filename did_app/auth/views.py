@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from did_app import audit, clock
+from did_app import audit
 from did_app.auth import service
 from did_app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm, SettingsForm, SetupForm
 from did_app.db import db
@@ -61,9 +61,9 @@ def setup():
 
 
 def _start_session(user) -> None:
+    """Put the session the service opened for `user` (its key on the user) into a fresh cookie."""
     session.clear()  # rotate: nothing from before the login survives
     login_user(user)
-    session["login_at"] = clock.now().timestamp()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -87,11 +87,25 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    if current_user.is_authenticated:
-        service.record_logout(current_user)
+    if current_user.is_authenticated:  # the gatekeeper has sent an ended session to login already
+        service.logout(current_user)
     logout_user()
     session.clear()
     flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/account")
+def profile():
+    return render_template("auth/profile.html", live_sessions=service.live_sessions(current_user.id))
+
+
+@bp.post("/account/sign-out-everywhere")
+def sign_out_everywhere():
+    service.sign_out_everywhere(current_user.id)
+    logout_user()
+    session.clear()
+    flash("You are signed out everywhere, on this browser too.", "success")
     return redirect(url_for("auth.login"))
 
 

@@ -9,7 +9,7 @@ from did_app.models.activity import (
                                      NotificationRead,
                                      ReminderClaim,
 )
-from did_app.models.auth import ApiToken, LoginAttempt, User
+from did_app.models.auth import ApiToken, LoginAttempt, User, UserSession
 from did_app.models.configuration import (
                                      CapacityGroup,
                                      CapacityPool,
@@ -39,6 +39,6 @@ __all__ = [
     "CapacityPoolCountry", "ConfigurationProfile", "Delivery", "DigestItem", "Identity",
     "LedgerEntry", "LoginAttempt", "Notification", "NotificationRead", "Number", "NumberService",
     "Order", "PortInRequest", "Proof", "ProofFile", "ProofType", "RejectReason", "ReleasedNumber",
-    "ReminderClaim", "Requirement", "Rule", "SavedList", "SmsRoute", "User", "VerificationRequest",
-    "VerificationRequestProof", "VoiceRoute", "Workspace",
+    "ReminderClaim", "Requirement", "Rule", "SavedList", "SmsRoute", "User", "UserSession",
+    "VerificationRequest", "VerificationRequestProof", "VoiceRoute", "Workspace",
 ]

@@ -1,4 +1,4 @@
-"""Users, login attempts, API tokens."""
+"""Users, their sign-in sessions, login attempts, API tokens."""
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -31,8 +31,26 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login: inactive users cannot log in
         return self.active
 
+    # the session this object was signed in or loaded with (set by the auth service; not columns)
+    session_key = None
+    session_row_id = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """What Flask-Login keeps in the cookie: "user id:session version:session key"."""
+        return f"{self.id}:{self.session_version}:{self.session_key}"
+
+
+class UserSession(db.Model):
+    """One sign-in (access.md §4, §5). The cookie carries "user id:session version:key"; only the
+    key's SHA-256 is stored. Logout sets `revoked_at`; a session is live while it is not revoked,
+    `expires_at` (login + SESSION_MAX_AGE) is ahead and the user's session version still matches."""
+    __tablename__ = "user_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = fk("user.id", nullable=False)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(db.Model):

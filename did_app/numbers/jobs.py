@@ -23,6 +23,7 @@ from did_app.models import (
     ReminderClaim,
     SavedList,
     User,
+    UserSession,
 )
 from did_app.numbers.service import LIST_TTL
 
@@ -34,17 +35,21 @@ PAUSE_BETWEEN_CHUNKS = 0.02
 # overnight still answers "This preview has expired" rather than a 404
 PREVIEW_PURGE_AFTER = timedelta(days=1)
 LOGIN_ATTEMPTS_KEPT = timedelta(days=30)
+SESSIONS_KEPT = timedelta(days=30)  # after the session ended: logged out, signed out or expired
 READ_NOTIFICATIONS_KEPT = timedelta(days=180)
 
 
 def purge_expired_rows() -> int:
     """Delete expired saved lists, expired batch previews (and their items), login attempts older than
-    30 days and notifications older than 180 days that every active user has read. Returns rows deleted."""
+    30 days, sessions ended more than 30 days ago and notifications older than 180 days that every
+    active user has read. Returns rows deleted."""
     now = clock.now()
     return (_purge(SavedList, _expired_lists(now))
             + _purge(BatchItem, BatchItem.batch_id.in_(sa.select(Batch.id).where(_expired_previews(now))))
             + _purge(Batch, _expired_previews(now))
             + _purge(LoginAttempt, LoginAttempt.at < now - LOGIN_ATTEMPTS_KEPT)
+            + _purge(UserSession, sa.or_(UserSession.revoked_at < now - SESSIONS_KEPT,
+                                         UserSession.expires_at < now - SESSIONS_KEPT))
             + _purge(Notification, _old_read_notifications(now), before_delete=_detach_notifications))
 
 

@@ -1,4 +1,5 @@
 """First run, login and throttling, logout, the Users page and CSRF (access.md §1–§5)."""
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -97,6 +98,85 @@ def test_login_is_throttled_after_five_failures(app, client, clock):
     with app.app_context():
         results = list(db.session.scalars(sa.select(LoginAttempt.result).order_by(LoginAttempt.id)))
         assert results == ["failure"] * 5 + ["throttled", "success"]
+
+
+def _login_from(app, ip, email, password):
+    """A login from a browser at `ip` (remote_addr)."""
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = ip
+    return _login(browser, email, password)
+
+
+def _failures(app, rows, minutes_ago=5):
+    """Failed attempts already on record: (email, ip) pairs, `minutes_ago` minutes before now."""
+    with app.app_context():
+        at = app.extensions["clock"].now() - timedelta(minutes=minutes_ago)
+        db.session.add_all(LoginAttempt(at=at, email=email, ip=ip, result="failure") for email, ip in rows)
+        db.session.commit()
+
+
+def _results(app):
+    with app.app_context():
+        return list(db.session.scalars(sa.select(LoginAttempt.result).order_by(LoginAttempt.id)))
+
+
+REFUSED = "Too many failed sign-in attempts. Try again in {} minutes."
+
+
+def test_five_failures_lock_the_email_only_from_that_address(app, clock):
+    """A stranger elsewhere cannot lock the admin out with five tries (access.md §4)."""
+    login(app.test_client(), "admin", email="admin@example.com")
+    for _ in range(5):
+        assert _login_from(app, "203.0.113.9", "admin@example.com", "wrong password here").status_code == 422
+    refused = _login_from(app, "203.0.113.9", "admin@example.com", PASSWORD)
+    assert refused.status_code == 422 and REFUSED.format(15) in refused.get_data(as_text=True)
+    assert _login_from(app, "198.51.100.7", "admin@example.com", PASSWORD).status_code == 302
+    assert _results(app) == ["failure"] * 5 + ["throttled", "success"]
+
+
+def test_twenty_failures_for_an_email_lock_it_from_every_address(app):
+    login(app.test_client(), "admin", email="admin@example.com")
+    _failures(app, [("admin@example.com", f"203.0.113.{i % 5}") for i in range(19)])  # ≤ 4 per address
+    assert _login_from(app, "198.51.100.1", "admin@example.com", "wrong password here").status_code == 422
+    assert _results(app)[-1] == "failure"  # the 20th failure, from a new address
+    refused = _login_from(app, "198.51.100.2", "admin@example.com", PASSWORD)
+    assert refused.status_code == 422 and REFUSED.format(10) in refused.get_data(as_text=True)
+    assert _results(app)[-1] == "throttled"
+
+
+def test_twenty_failures_from_one_address_lock_that_address(app):
+    login(app.test_client(), "admin", email="admin@example.com")
+    _failures(app, [(f"guess{i}@example.com", "203.0.113.50") for i in range(19)])
+    assert _login_from(app, "203.0.113.50", "guess19@example.com", "wrong password here").status_code == 422
+    refused = _login_from(app, "203.0.113.50", "admin@example.com", PASSWORD)
+    assert refused.status_code == 422 and REFUSED.format(10) in refused.get_data(as_text=True)
+    assert _login_from(app, "203.0.113.51", "admin@example.com", PASSWORD).status_code == 302
+    assert _results(app)[-3:] == ["failure", "throttled", "success"]
+
+
+def test_a_throttled_attempt_does_not_extend_the_lock(app, clock):
+    login(app.test_client(), "admin", email="admin@example.com")
+    _failures(app, [("admin@example.com", "203.0.113.9")] * 5, minutes_ago=0)
+    clock.advance(minutes=10)
+    refused = _login_from(app, "203.0.113.9", "admin@example.com", PASSWORD)
+    assert REFUSED.format(5) in refused.get_data(as_text=True)
+    clock.advance(minutes=4, seconds=30)
+    refused = _login_from(app, "203.0.113.9", "admin@example.com", PASSWORD)
+    assert REFUSED.format(1) in refused.get_data(as_text=True)  # 30 s left, rounded up
+    clock.advance(seconds=31)  # 15 minutes after the failures, whatever was refused meanwhile
+    assert _login_from(app, "203.0.113.9", "admin@example.com", PASSWORD).status_code == 302
+    assert _results(app)[-3:] == ["throttled", "throttled", "success"]
+
+
+def test_failures_before_the_last_success_do_not_count(app, clock):
+    login(app.test_client(), "admin", email="admin@example.com")
+    _failures(app, [("admin@example.com", "203.0.113.9")] * 4, minutes_ago=3)
+    assert _login_from(app, "203.0.113.9", "admin@example.com", PASSWORD).status_code == 302
+    clock.advance(minutes=1)
+    _failures(app, [("admin@example.com", "203.0.113.9")] * 4, minutes_ago=0)
+    assert _login_from(app, "203.0.113.9", "admin@example.com", "wrong password here").status_code == 422
+    assert _results(app)[-1] == "failure"  # 5 in the window since the success: the next is refused
+    assert REFUSED.format(15) in _login_from(app, "203.0.113.9", "admin@example.com", PASSWORD).get_data(as_text=True)
 
 
 def test_deactivated_users_cannot_log_in_and_lose_their_session(app, client):

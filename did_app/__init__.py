@@ -10,7 +10,7 @@ from did_app.errors import register_error_handlers
 from did_app.extensions import csrf, db, login_manager
 from did_app.htmx import add_vary
 from did_app.migrations_cli import LazyDbGroup
-from did_app.security import add_security_headers, can
+from did_app.security import add_cache_headers, add_security_headers, can
 
 # endpoints reachable without a session (first run and login themselves, health, static)
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login", "auth.setup"}
@@ -130,6 +130,7 @@ def _register_hooks(app: Flask) -> None:
     def _headers(response):
         add_vary(response)
         add_security_headers(response, hsts=app.config["SESSION_COOKIE_SECURE"])
+        add_cache_headers(response)
         return response
 
     @app.before_request

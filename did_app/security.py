@@ -1,7 +1,7 @@
 """Security headers, cookie policy, optional ProxyFix and role checks."""
 from functools import wraps
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -15,6 +15,20 @@ def add_security_headers(response, hsts: bool = False):
     response.headers.setdefault("X-Frame-Options", "DENY")
     if hsts:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+# answers any cache may keep as usual: assets and the favicon, the health probe, the login page
+CACHEABLE_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login"}
+
+
+def add_cache_headers(response):
+    """`Cache-Control: no-store` on every answer to a signed-in user (pages, fragments, redirects,
+    errors) and on every CSV, so that no shared cache or browser keeps a copy after logout."""
+    if request.endpoint in CACHEABLE_ENDPOINTS:
+        return response
+    if response.mimetype == "text/csv" or current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -29,7 +29,7 @@ def admin(app):
 
 
 def test_every_signed_in_page_without_arguments_is_no_store(app, admin):
-    skip = {"static", "health.healthz", "auth.login", "auth.setup"}
+    skip = {"static", "health.healthz", "health.favicon", "auth.login", "auth.setup"}
     paths = sorted(r.rule for r in app.url_map.iter_rules()
                    if "GET" in r.methods and not r.arguments and r.endpoint not in skip)
     assert len(paths) > 20
@@ -64,5 +64,6 @@ def test_static_files_health_and_login_keep_normal_caching(app, admin):
     for client in (anonymous, admin):
         assert not _no_store(client.get("/static/app.css"))
         assert not _no_store(client.get("/healthz"))
+        assert not _no_store(client.get("/favicon.ico"))
     login_page = anonymous.get("/login")
     assert login_page.status_code == 200 and not _no_store(login_page)

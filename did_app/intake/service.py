@@ -160,7 +160,7 @@ def _read_range(first: str, last: str, default_country: str) -> list[tuple[str, 
 def read_list(text: str, default_country: str, field_name: str = "numbers") -> tuple[list[str], list[str]]:
     """A pasted list read like the search box (numbers.md §7.6): (E.164 numbers, raw items that
     are not valid numbers), each de-duplicated, in paste order. Raises DomainError past 10,000."""
-    items = search.split_items(text or "", default_country)
+    items = search.split_items(text or "", default_country, limit=MAX_NUMBERS + 1)
     if not items:
         raise DomainError("Paste at least one number.", field_name)
     if len(items) > MAX_NUMBERS:

@@ -11,14 +11,19 @@ from did_app.models import SavedList
 from did_app.numbers import search
 
 LIST_TTL = timedelta(days=30)
+MAX_LIST_BYTES = 1024 * 1024  # 10,000 numbers in any format fit in a tenth of this
+TOO_LARGE = "The pasted text is larger than 1 MB. Paste at most 10,000 numbers."
 
 
 def save_search_list(text: str, default_country: str) -> str:
     """Store a long pasted search as a saved list; returns its 16-character token.
 
-    Raises DomainError "Paste at most 10,000 numbers." above the limit.
+    Raises DomainError "Paste at most 10,000 numbers." above the limit, and TOO_LARGE for a
+    paste over 1 MB (in UTF-8), before reading it.
     """
-    items = search.split_items(text, default_country)
+    if len(text) > MAX_LIST_BYTES or len(text.encode()) > MAX_LIST_BYTES:
+        raise DomainError(TOO_LARGE, "q")
+    items = search.split_items(text, default_country, limit=search.MAX_ITEMS + 1)
     if len(items) > search.MAX_ITEMS:
         raise DomainError("Paste at most 10,000 numbers.", "q")
     plan = search.resolve_items(items, default_country)  # parsed once; the list stores the result

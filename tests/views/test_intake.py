@@ -225,3 +225,13 @@ def test_orders_list_filters_and_order_page_shows_the_charge(app, client, funded
     page = client.get("/orders/ORD-000001").get_data(as_text=True)
     assert "<strong>$10.00</strong>" in page and 'href="/numbers?order=ORD-000001"' in page
     assert client.get("/orders/ORD-999999").status_code == 404
+
+
+def test_list_mode_reads_tel_entries_and_reports_a_spaced_number_as_one_item(app, client, funded):
+    login(client, "operator")
+    data = RANGE | {"tab": "list", "numbers": "Number\ntel:+1 415 555 0101\n+1 512 240 772"}
+    body = _post(client, "/numbers/add/preview", data).get_data(as_text=True)
+    assert "1 to add, 0 skipped, 2 with errors." in body
+    rows = re.findall(r'<tr class="outcome-(\w+)">\s*<th scope="row"[^>]*>(.*?)</th>', body)
+    assert rows == [("error", "<code>Number</code>"), ("error", "<code>+1 512 240 772</code>"),
+                    ("add", "+1 415-555-0101")]

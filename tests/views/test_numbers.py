@@ -280,3 +280,20 @@ def test_attention_count_matches_its_rows_when_renewals_are_at_risk(app, client,
     rows = _row_count(client.get("/numbers?status=attention&per_page=100").get_data(as_text=True))
     assert count == rows == 6  # the 5 of the inventory fixture, plus the one renewing within warn days
     assert "balance short" in client.get("/numbers?status=attention").get_data(as_text=True)
+
+
+def test_a_pasted_list_with_a_tel_entry_a_heading_and_a_spaced_number_is_a_number_search(app, client, inventory):
+    login(client, "viewer")
+    known = inventory["numbers"][0]
+    q = f"Number\ntel:{known}\n+1 512 240 772"
+    html = client.get("/numbers", query_string={"q": q}).get_data(as_text=True)
+    assert "Searched 3 numbers: 1 found." in html
+    assert "2 not recognised: <code>Number</code>, <code>+1 512 240 772</code>" in html
+    assert _row_count(html) == 1
+
+
+def test_a_description_search_of_thousands_of_words_is_answered_with_a_note(app, client, inventory):
+    login(client, "viewer")
+    response = client.get("/numbers", query_string={"q": " ".join(f"w{i}" for i in range(3000))})
+    assert response.status_code == 200
+    assert "Searched for the first 50 words only." in response.get_data(as_text=True)

@@ -1,49 +1,104 @@
 """HTML of the table's repeated cells, built in Python and cached.
 
 Jinja macro calls cost about a tenth of a millisecond each; a 50-row page calls them hundreds of
-times. These pieces depend on a handful of values, so they are built once per distinct value.
+times. These pieces depend on a handful of values, so they are built once per distinct value. The
+URLs in them are built once per request (`_urls()`), so the app works under any sub-path
+(SCRIPT_NAME), and are part of each cache key.
 """
+from contextvars import ContextVar
 from functools import lru_cache
 
+from flask import has_request_context, url_for
 from markupsafe import Markup, escape
 
 from did_app.models.numbers import FEATURES, STATUSES, features_codes
 
-ICONS_URL = "/static/icons.svg"  # replaced at start-up with the app's real static URL
+_ID, _FIELD = 987654321, "FIELD"  # placeholders url_for fills in, replaced per cell
 
 
-def set_icons_url(url: str) -> None:
-    global ICONS_URL
-    ICONS_URL = url
-    feature_icons.cache_clear()
-    status_badge.cache_clear()
-    route_cell.cache_clear()
+class _Urls:
+    """The URLs of one request, HTML-escaped: the icon sprite, and the details and inline-edit URLs
+    cut around their number id or digits and field, to be formatted in per row."""
+    __slots__ = ("icons", "detail", "edit")
+
+    def __init__(self, icons: str, detail: str, edit: str):
+        self.icons = str(escape(icons))
+        self.detail = tuple(str(escape(part)) for part in detail.rsplit(str(_ID), 1))
+        head, rest = edit.rsplit(str(_ID), 1)
+        self.edit = tuple(str(escape(part)) for part in (head, *rest.rsplit(_FIELD, 1)))
+
+
+_DEFAULT_URLS = _Urls("/static/icons.svg", f"/numbers/{_ID}", f"/numbers/{_ID}/cells/{_FIELD}/edit")
+
+
+# set by the first cell of a request, cleared when the request ends (forget_urls): a context
+# variable costs a tenth of what `g` or `request` cost, and a page asks about 550 times
+_REQUEST_URLS: ContextVar[_Urls | None] = ContextVar("cell_urls", default=None)
+
+
+def _urls() -> _Urls:
+    """This request's URLs: three url_for calls per request, not one per icon or link per row.
+    Outside a request (a mail, a script) the root-path URLs."""
+    urls = _REQUEST_URLS.get()
+    if urls is None:
+        if not has_request_context():
+            return _DEFAULT_URLS
+        urls = _Urls(url_for("static", filename="icons.svg"),
+                     url_for("numbers.show", digits=str(_ID)),
+                     url_for("numbers.edit_cell", number_id=_ID, field=_FIELD))
+        _REQUEST_URLS.set(urls)
+    return urls
+
+
+def forget_urls(exc=None) -> None:
+    """teardown_request: the next request (perhaps under another sub-path) builds its own."""
+    _REQUEST_URLS.set(None)
+
+
+def number_url(digits: str) -> str:
+    """url_for("numbers.show", digits=…) at the cost of a format: a number's details page."""
+    if not digits.isascii() or not digits.isdigit():
+        return url_for("numbers.show", digits=digits)
+    head, tail = _urls().detail
+    return f"{head}{digits}{tail}"
+
+
+def _icon(icons_url: str, name: str, label: str, tooltip: bool = True) -> str:
+    title = f"<title>{escape(label)}</title>" if tooltip else ""
+    return (f'<svg class="icon" role="img" aria-label="{escape(label)}">{title}'
+            f'<use href="{icons_url}#{name}"></use></svg>')
 
 
 def icon(name: str, label: str, tooltip: bool = True) -> str:
-    title = f"<title>{escape(label)}</title>" if tooltip else ""
-    return (f'<svg class="icon" role="img" aria-label="{escape(label)}">{title}'
-            f'<use href="{ICONS_URL}#{name}"></use></svg>')
+    return _icon(_urls().icons, name, label, tooltip)
+
+
+def feature_icons(mask: int, with_labels: bool = False, tooltip: bool = True) -> Markup:
+    """The feature icons; `tooltip=False` drops the <title> (the narrow-screen copy in the number cell)."""
+    return _feature_icons(_urls().icons, mask, with_labels, tooltip)
 
 
 @lru_cache(maxsize=256)
-def feature_icons(mask: int, with_labels: bool = False, tooltip: bool = True) -> Markup:
-    """The feature icons; `tooltip=False` drops the <title> (the narrow-screen copy in the number cell)."""
+def _feature_icons(icons_url: str, mask: int, with_labels: bool, tooltip: bool) -> Markup:
     parts = []
     for code in features_codes(mask):
         label = FEATURES[code][0]
-        parts.append(f'<span class="feature-labelled">{icon(code, label)} {escape(label)}</span>' if with_labels
-                     else f'<span class="feature">{icon(code, label, tooltip)}</span>')
+        parts.append(f'<span class="feature-labelled">{_icon(icons_url, code, label)} {escape(label)}</span>'
+                     if with_labels else f'<span class="feature">{_icon(icons_url, code, label, tooltip)}</span>')
     return Markup("".join(parts))
 
 
-@lru_cache(maxsize=64)
 def status_badge(status: str, sub_label: str | None, expiring_soon: bool) -> Markup:
-    sub = f"<small> · {sub_label}</small>" if sub_label else ""
-    html = f'<span class="badge badge-{status}">{STATUSES[status]}{sub}</span>'
+    return _status_badge(_urls().icons, status, sub_label, expiring_soon)
+
+
+@lru_cache(maxsize=64)
+def _status_badge(icons_url: str, status: str, sub_label: str | None, expiring_soon: bool) -> Markup:
+    sub = f"<small> · {escape(sub_label)}</small>" if sub_label else ""
+    html = f'<span class="badge badge-{escape(status)}">{escape(STATUSES[status])}{sub}</span>'
     if expiring_soon:
         html += (' <span class="chip chip-expiring" title="Billing cycles are 0: it will not renew">'
-                 f'<svg class="icon" aria-hidden="true"><use href="{ICONS_URL}#hourglass"></use></svg>'
+                 f'<svg class="icon" aria-hidden="true"><use href="{icons_url}#hourglass"></use></svg>'
                  'Expiring soon</span>')
     return Markup(html)
 
@@ -53,14 +108,18 @@ def badge_for(n) -> Markup:
     return status_badge(n.status, sub, bool(n.expiring_soon))
 
 
-@lru_cache(maxsize=1024)
 def route_cell(kind: str | None, name: str | None, blocked: bool, supported: bool) -> Markup:
+    return _route_cell(_urls().icons, kind, name, blocked, supported)
+
+
+@lru_cache(maxsize=1024)
+def _route_cell(icons_url: str, kind: str | None, name: str | None, blocked: bool, supported: bool) -> Markup:
     if not supported:
         return Markup('<span class="muted" title="Not supported by this number">—</span>')
     if kind is None:
         return Markup('<span class="muted">None</span>')
     label = "Trunk group" if kind == "group" else "Trunk"
-    html = f'{icon("group" if kind == "group" else "trunk", label, tooltip=False)} {escape(name)}'
+    html = f'{_icon(icons_url, "group" if kind == "group" else "trunk", label, tooltip=False)} {escape(name)}'
     if blocked:
         html += ' <small class="tone-critical">(blocked)</small>'
     return Markup(html)
@@ -74,13 +133,12 @@ def route_for(route, supported: bool) -> Markup:
 
 def services_for(services) -> Markup:
     return Markup("".join(
-        f'<span class="chip chip-service"><span class="dot dot-{s.status}" aria-hidden="true"></span>'
-        f'{s.label}<span class="visually-hidden"> ({s.status})</span></span>' for s in services))
+        f'<span class="chip chip-service"><span class="dot dot-{escape(s.status)}" aria-hidden="true"></span>'
+        f'{escape(s.label)}<span class="visually-hidden"> ({escape(s.status)})</span></span>' for s in services))
 
 
 # ---------------------------------------------------------------- inline-editable cells
 
-EDIT_URL = "/numbers/{id}/cells/{field}/edit"  # replaced at start-up from url_for
 CELLS = {  # field in the URL: (column label, CSS class, Number attribute)
     "description": ("description", "col-description", "description"),
     "voice_route": ("voice route", "col-voice", "voice_route_id"),
@@ -88,11 +146,6 @@ CELLS = {  # field in the URL: (column label, CSS class, Number attribute)
     "capacity_limit": ("capacity limit", "col-capacity", "capacity_limit"),
     "renewal": ("renewal", "col-renewal", "billing_cycles_count"),
 }
-
-
-def set_edit_url(template: str) -> None:
-    global EDIT_URL
-    EDIT_URL = template
 
 
 def cell_id(number_id: int, field: str) -> str:
@@ -109,7 +162,8 @@ def editable_cell(number, field: str, content, can_edit: bool, message: str | No
     if not can_edit:
         return Markup(f'<td id="{cell_id(number.id, field)}" class="{css}"{title_attr}>{content}{note}</td>')
     from did_app.phone import display
-    url = EDIT_URL.replace("{id}", str(number.id)).replace("{field}", field)
+    head, middle, tail = _urls().edit
+    url = f"{head}{int(number.id)}{middle}{field}{tail}"  # field is a CELLS key
     shown = content or Markup('<span class="muted">—</span>')
     return Markup(
         f'<td id="{cell_id(number.id, field)}" class="{css}"{title_attr}>'

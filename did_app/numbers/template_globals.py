@@ -18,14 +18,10 @@ def try_order(members, index: int) -> int:
 
 
 def install(app) -> None:
-    with app.test_request_context():  # urls built once: url_for per icon per row is measurable
-        from flask import url_for
-        icons_url, numbers_url = url_for("static", filename="icons.svg"), url_for("numbers.index")
-        edit_url = url_for("numbers.edit_cell", number_id=987654321, field="FIELD")
-    cells.set_icons_url(icons_url)
-    cells.set_edit_url(edit_url.replace("987654321", "{id}").replace("FIELD", "{field}"))
+    """No URL is built here: the cells build theirs per request (cells._urls), so a sub-path works."""
+    app.teardown_request(cells.forget_urls)
     app.jinja_env.globals.update(
-        icons_url=icons_url, numbers_url=numbers_url, feature_icons=cells.feature_icons,
+        feature_icons=cells.feature_icons, number_url=cells.number_url,
         badge_for=cells.badge_for, route_for=cells.route_for, services_for=cells.services_for,
         editable_cell=cells.editable_cell, conflict=None,
         status_labels=STATUSES, type_labels=NUMBER_TYPES, capacity_labels=CAPACITY_MODES,

@@ -10,11 +10,21 @@ def current_workspace() -> Workspace:
     if has_request_context() and "workspace" in g:
         return g.workspace
     ws = db.session.scalars(db.select(Workspace).order_by(Workspace.id).limit(1)).first()
-    return ws or Workspace(name="My Numbers", currency="USD", time_zone="UTC", default_country="US",
-                           warn_days=7, critical_days=1, balance_minor=0, reminder_offsets=[30, 7, 1],
-                           forecast_horizon_days=30, registration_deadline_days=30,
-                           resubmit_grace_days=7, aging_pool_days=34, restore_window_days=35,
-                           undo_window_hours=24, digest_hour=8)
+    return ws or Workspace(**_column_defaults())
+
+
+def _column_defaults() -> dict:
+    """Every column default of models/workspace.py (their one source), as a new row would get them."""
+    values = {}
+    for column in Workspace.__table__.columns:
+        default = column.default
+        if default is None or column.key == "created_at":  # a transient row was never created
+            continue
+        if default.is_scalar:
+            values[column.key] = default.arg
+        elif default.is_callable:
+            values[column.key] = default.arg(None)  # SQLAlchemy wraps it to take the execution context
+    return values
 
 
 def ensure_workspace(session) -> Workspace:

@@ -1,8 +1,9 @@
 """Money in integer minor units of the workspace currency; parsing with Decimal, never float."""
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
+from did_app import parsing
 from did_app.errors import DomainError
 
 
@@ -28,11 +29,13 @@ def plain(minor: int, currency: str) -> str:
 
 
 def parse(text: str, currency: str, field: str | None = None) -> int:
-    """Major-unit text to minor units; too many decimals is an error, not a rounding."""
-    try:
-        value = Decimal(str(text).strip())
-    except InvalidOperation:
-        raise DomainError("Enter an amount such as 12.50.", field) from None
+    """Major-unit text to minor units; too many decimals is an error, not a rounding.
+
+    Raises DomainError for text that is no plain decimal below 10¹² (parsing.query_decimal).
+    """
+    value = parsing.query_decimal(str(text))
+    if value is None:
+        raise DomainError("Enter an amount such as 12.50.", field)
     digits = exponent(currency)
     if value != value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP):
         raise DomainError(f"Use at most {digits} decimal places.", field)

@@ -1,10 +1,11 @@
 """Read side of the audit history: filters shared by the Activity page, its CSV and object pages."""
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from did_app import parsing
 from did_app.db import db, keyset_stream
 from did_app.models import AuditEvent
 
@@ -20,18 +21,16 @@ class ActivityFilter:
     date_from: str = ""
     date_to: str = ""
     page: int = 1
+    notes: list[str] = field(default_factory=list)  # "Ignored unknown filter value: …"
 
     @classmethod
     def from_args(cls, args) -> "ActivityFilter":
-        f = cls(**{k: (args.get(k) or "").strip() for k in
-                   ("user", "action", "object_type", "object", "date_from", "date_to")})
-        page = args.get("page", "1")
-        f.page = max(1, int(page)) if page.isdigit() and len(page) < 7 else 1
+        q = parsing.QueryArgs(args)
+        f = cls(**{k: q.text(k) for k in ("user", "action", "object_type", "object")}, page=q.page())
         for key in ("date_from", "date_to"):
-            try:
-                date.fromisoformat(getattr(f, key)) if getattr(f, key) else None
-            except ValueError:
-                setattr(f, key, "")
+            day = q.day(key)
+            setattr(f, key, day.isoformat() if day else "")
+        f.notes = q.notes()
         return f
 
     def args(self, **overrides) -> dict:
@@ -57,9 +56,9 @@ def conditions(f: ActivityFilter, tz: str) -> list:
         conds.append(AuditEvent.object_label.ilike(_like(f.object), escape="\\"))
     zone = ZoneInfo(tz)
     if f.date_from:
-        conds.append(AuditEvent.at >= datetime.combine(date.fromisoformat(f.date_from), time.min, zone))
+        conds.append(AuditEvent.at >= datetime.combine(parsing.query_date(f.date_from), time.min, zone))
     if f.date_to:
-        end = date.fromisoformat(f.date_to) + timedelta(days=1)
+        end = parsing.query_date(f.date_to) + timedelta(days=1)  # the date window leaves room for it
         conds.append(AuditEvent.at < datetime.combine(end, time.min, zone))
     return conds
 

@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
+from did_app import parsing
 from did_app import reference_lists as lists
 
 ROLE_CHOICES = [("admin", "Admin"), ("operator", "Operator"), ("viewer", "Viewer")]
@@ -101,9 +102,9 @@ class SettingsForm(AttachMixin, FlaskForm, SettingsFields):
 
     def validate_reminder_offsets(self, field):
         parts = [p.strip() for p in (field.data or "").split(",") if p.strip()]
-        if not all(p.isdigit() for p in parts):
+        values = [parsing.query_int(p, 0, parsing.MAX_ID) for p in parts]
+        if None in values:
             raise ValidationError("Enter whole numbers of days separated by commas, e.g. 30, 7, 1.")
-        values = [int(p) for p in parts]
         if not 1 <= len(values) <= 6 or len(set(values)) != len(values) or not all(1 <= v <= 365 for v in values):
             raise ValidationError("Enter 1–6 different offsets, each 1–365 days.")
         field.parsed = sorted(values, reverse=True)

@@ -1,12 +1,13 @@
 """Read side of the billing area: the ledger, per-number totals and released numbers, with the
 filters their pages and CSV exports share. Dates are workspace-local days, both ends inclusive."""
 import re
-from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field, fields
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from did_app import parsing
 from did_app.db import db, keyset_stream
 from did_app.models import CapacityPool, LedgerEntry, Number, ReleasedNumber
 from did_app.models.lifecycle import LEDGER_KINDS
@@ -21,16 +22,9 @@ RELEASE_REASONS = {"expired": "Expired", "cancelled": "Cancelled", "registration
 TOTALS_SORTS = ("net", "charged", "refunded", "number")
 
 
-def _page(raw: str | None) -> int:
-    raw = raw or "1"
-    return max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
-
-
-def _day(raw: str | None) -> str:
-    try:
-        return date.fromisoformat(raw).isoformat() if raw else ""
-    except ValueError:
-        return ""
+def _day(query: parsing.QueryArgs, key: str) -> str:
+    day = query.day(key)
+    return day.isoformat() if day else ""
 
 
 def _like(text: str) -> str:
@@ -46,17 +40,19 @@ def _number_condition(column, text: str):
 def _between(column, date_from: str, date_to: str, tz: str) -> list:
     zone, conds = ZoneInfo(tz), []
     if date_from:
-        conds.append(column >= datetime.combine(date.fromisoformat(date_from), time.min, zone))
+        conds.append(column >= datetime.combine(parsing.query_date(date_from), time.min, zone))
     if date_to:
-        conds.append(column < datetime.combine(date.fromisoformat(date_to) + timedelta(days=1), time.min, zone))
+        # the date window leaves room for the day after (9999-12-31 + 1 day overflows)
+        conds.append(column < datetime.combine(parsing.query_date(date_to) + timedelta(days=1), time.min, zone))
     return conds
 
 
 class _Filter:
-    """Query-string filters: `args()` gives them back for links, without blanks and the page."""
+    """Query-string filters: `args()` gives them back for links, without blanks and the page;
+    `notes` names the values that were ignored."""
 
     def args(self, **overrides) -> dict:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "page"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("page", "notes")}
         data.update(overrides)
         return {k: v for k, v in data.items() if v}
 
@@ -74,13 +70,15 @@ class LedgerFilter(_Filter):
     date_to: str = ""
     number: str = ""
     page: int = 1
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_args(cls, args) -> "LedgerFilter":
-        kind = (args.get("kind") or "").strip()
-        return cls(kind=kind if kind in LEDGER_KINDS else "", date_from=_day(args.get("date_from")),
-                   date_to=_day(args.get("date_to")), number=(args.get("number") or "").strip()[:40],
-                   page=_page(args.get("page")))
+        q = parsing.QueryArgs(args)
+        f = cls(kind=q.choice("kind", LEDGER_KINDS), date_from=_day(q, "date_from"), date_to=_day(q, "date_to"),
+                number=q.text("number", 40), page=q.page())
+        f.notes = q.notes()
+        return f
 
     def conditions(self, tz: str) -> list:
         conds = _between(LedgerEntry.at, self.date_from, self.date_to, tz)
@@ -118,13 +116,15 @@ class TotalsFilter(_Filter):
     date_to: str = ""
     sort: str = "net"
     page: int = 1
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_args(cls, args) -> "TotalsFilter":
-        sort = args.get("sort") or "net"
-        return cls(number=(args.get("number") or "").strip()[:40], date_from=_day(args.get("date_from")),
-                   date_to=_day(args.get("date_to")), sort=sort if sort in TOTALS_SORTS else "net",
-                   page=_page(args.get("page")))
+        q = parsing.QueryArgs(args)
+        f = cls(number=q.text("number", 40), date_from=_day(q, "date_from"), date_to=_day(q, "date_to"),
+                sort=q.choice("sort", TOTALS_SORTS, "net"), page=q.page())
+        f.notes = q.notes()
+        return f
 
     def args(self, **overrides) -> dict:
         data = super().args(**overrides)
@@ -174,15 +174,19 @@ class ReleasedFilter(_Filter):
     date_from: str = ""
     date_to: str = ""
     page: int = 1
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_args(cls, args) -> "ReleasedFilter":
-        reason = (args.get("reason") or "").strip()
-        country = (args.get("country") or "").strip().upper()
-        return cls(q=(args.get("q") or "").strip()[:100], reason=reason if reason in RELEASE_REASONS else "",
-                   country=country if re.fullmatch(r"[A-Z0-9]{2,3}", country) else "",
-                   date_from=_day(args.get("date_from")), date_to=_day(args.get("date_to")),
-                   page=_page(args.get("page")))
+        q = parsing.QueryArgs(args)
+        country = q.text("country").upper()
+        if country and not re.fullmatch(r"[A-Z0-9]{2,3}", country):
+            q.ignored.append(parsing.ignored_item("country", country))
+            country = ""
+        f = cls(q=q.text("q", 100), reason=q.choice("reason", RELEASE_REASONS), country=country,
+                date_from=_day(q, "date_from"), date_to=_day(q, "date_to"), page=q.page())
+        f.notes = q.notes()
+        return f
 
     def conditions(self, tz: str) -> list:
         conds = _between(ReleasedNumber.released_at, self.date_from, self.date_to, tz)

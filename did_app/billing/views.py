@@ -4,7 +4,7 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, Response, flash, g, redirect, request, stream_with_context, url_for
 
-from did_app import audit, clock, csv_out, money
+from did_app import audit, clock, csv_out, money, parsing
 from did_app.billing import outlook, queries, service
 from did_app.billing.forms import AdjustmentForm, TopUpForm
 from did_app.db import db
@@ -117,8 +117,7 @@ def forecast():
 
 @bp.get("/forecast.csv")
 def forecast_csv():
-    raw = request.args.get("days", "")
-    days = int(raw) if raw.isdigit() and 1 <= int(raw) <= 365 else outlook.HORIZON
+    days = parsing.query_int(request.args.get("days"), 1, 365) or outlook.HORIZON
     items, balance = forecast_lib.timeline(db.session, days)
     return _csv_response(FORECAST_COLUMNS, _forecast_rows(items, balance, g.workspace.currency), "forecast")
 

@@ -1,18 +1,20 @@
 """Input shapes for capacity pools, channel changes and capacity groups."""
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from babel import Locale
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms import StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from did_app import money
+from did_app import form_fields, money, parsing
 from did_app.auth.forms import AttachMixin
 from did_app.errors import DomainError
+from did_app.form_fields import BoundedIntegerField, IdField, SafeDateField, VersionField
 
 KNOWN_COUNTRIES = frozenset(code for code in Locale("en").territories
                             if len(code) == 2 and code.isalpha() and code != "ZZ") | {"001"}
 QUANTITY_MESSAGE = "Enter a whole number of channels, 1 or more."
+MAX_CHANNELS = 2_147_483_647  # the channel columns are INTEGER on PostgreSQL
 
 
 def split_list(text: str | None) -> list[str]:
@@ -29,10 +31,9 @@ def parse_countries(text: str | None) -> list[str]:
     return sorted(set(codes))
 
 
-def version_of(form) -> int | None:
-    """The version the edit form was rendered with (None on a form without one)."""
-    raw = getattr(form, "version", None)
-    return int(raw.data) if raw is not None and str(raw.data or "").isdigit() else None
+def version_of(form) -> int:
+    """The version the edit form was rendered with; raises DomainError when it posted none."""
+    return form_fields.version_of(form)
 
 
 class PoolForm(AttachMixin, FlaskForm):
@@ -42,8 +43,8 @@ class PoolForm(AttachMixin, FlaskForm):
     setup_price = StringField("Setup price per channel", validators=[DataRequired("Enter a price, e.g. 1.00.")])
     monthly_price = StringField("Monthly price per channel", validators=[DataRequired("Enter a price, e.g. 8.00.")])
     metered_rate = StringField("Metered rate per minute", validators=[Optional()])
-    renew_date = DateField("Next renewal", validators=[InputRequired("Enter the next renewal date.")])
-    version = HiddenField()
+    renew_date = SafeDateField("Next renewal", validators=[InputRequired("Enter the next renewal date.")])
+    version = VersionField()
 
     def __init__(self, *args, currency: str = "USD", **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,10 +70,9 @@ class PoolForm(AttachMixin, FlaskForm):
         self._minor(field)
 
     def validate_metered_rate(self, field):
-        try:
-            rate = Decimal(field.data.strip())
-        except InvalidOperation:
-            raise ValidationError("Enter a rate such as 0.0065.") from None
+        rate = parsing.query_decimal(field.data)
+        if rate is None:
+            raise ValidationError("Enter a rate such as 0.0065.")
         if rate != rate.quantize(Decimal("0.000001")):
             raise ValidationError("Use at most 6 decimal places.")
         if not Decimal(0) <= rate < Decimal(10) ** 6:
@@ -88,17 +88,14 @@ class PoolForm(AttachMixin, FlaskForm):
 
 
 class NewPoolForm(PoolForm):
-    quantity = IntegerField("Channels to buy now", default=0, validators=[
-        InputRequired("Enter 0 or more channels."), NumberRange(0, 100_000, "Enter 0–100,000 channels.")])
+    quantity = BoundedIntegerField("Channels to buy now", default=0, lo=0, hi=100_000,
+                                   message="Enter 0–100,000 channels.",
+                                   validators=[InputRequired("Enter 0 or more channels.")])
 
 
 class ChannelsForm(AttachMixin, FlaskForm):
-    quantity = IntegerField("Channels", validators=[InputRequired(QUANTITY_MESSAGE),
-                                                    NumberRange(1, 100_000, QUANTITY_MESSAGE)])
-
-
-def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
+    quantity = BoundedIntegerField("Channels", lo=1, hi=100_000, message=QUANTITY_MESSAGE,
+                                   validators=[InputRequired(QUANTITY_MESSAGE)])
 
 
 class GroupForm(AttachMixin, FlaskForm):
@@ -106,14 +103,18 @@ class GroupForm(AttachMixin, FlaskForm):
                                            Length(1, 100, "Name must be 1–100 characters.")])
     description = StringField("Description", validators=[
         Length(max=255, message="Description must be at most 255 characters.")])
-    pool_id = SelectField("Pool", coerce=_optional_int, validate_choice=False)
-    shared_channels = IntegerField("Shared channels", default=0, validators=[
-        InputRequired("Enter a whole number of channels."), NumberRange(min=0, message="Shared channels can't be negative.")])
-    metered_channels = IntegerField("Metered channels", default=0, validators=[
-        InputRequired("Metered channels must be 0–1,000."), NumberRange(0, 1000, "Metered channels must be 0–1,000.")])
-    version = HiddenField()
+    pool_id = IdField("Pool", message="Choose a pool.")
+    shared_channels = BoundedIntegerField("Shared channels", default=0, lo=0, hi=MAX_CHANNELS,
+                                          message="Enter a whole number of channels, 0 or more.",
+                                          validators=[InputRequired("Enter a whole number of channels.")])
+    metered_channels = BoundedIntegerField("Metered channels", default=0, lo=0, hi=1000,
+                                           message="Metered channels must be 0–1,000.",
+                                           validators=[InputRequired("Metered channels must be 0–1,000.")])
+    version = VersionField()
 
     def validate_pool_id(self, field):
+        if field.errors:  # the posted text was no id: its message is there already
+            return
         if field.data is None or field.data not in {value for value, _ in self.pool_id.choices if value != ""}:
             raise ValidationError("Choose a pool.")
 

@@ -24,6 +24,8 @@ from did_app.models import (
 )
 from did_app.numbers import status
 
+MAX_QUANTITY = 100_000  # channels bought or removed at once, as the forms allow
+
 
 class InUse(DomainError):
     """A refused delete. `numbers_filter` holds the /numbers query arguments that show the numbers
@@ -151,8 +153,8 @@ def create_pool(actor, *, name: str, countries: list[str], setup_price_minor: in
     """
     name = _clean_name(name)
     _check_pool_fields(countries, setup_price_minor, monthly_price_minor, metered_rate, renew_date)
-    if channels < 0:
-        raise DomainError("Enter 0 or more channels.", "quantity")
+    if not 0 <= channels <= MAX_QUANTITY:
+        raise DomainError("Enter 0–100,000 channels.", "quantity")
     with write_transaction() as session:
         if _name_taken(session, CapacityPool, name):
             raise DomainError("Name is already used by another pool.", "name")
@@ -223,7 +225,7 @@ def add_channels(actor, pool_id: int, quantity: int) -> LedgerEntry:
     Raises DomainError for a quantity below 1, or "Balance {b} is short of {total}." (nothing
     written).
     """
-    if quantity < 1:
+    if not 1 <= quantity <= MAX_QUANTITY:
         raise DomainError("Enter a whole number of channels, 1 or more.", "quantity")
     with write_transaction() as session:
         pool = _pool_for_update(session, pool_id)
@@ -237,7 +239,7 @@ def remove_channels(actor, pool_id: int, quantity: int) -> CapacityPool:
 
     Raises DomainError "Only unassigned channels can be removed ({u} unassigned)."
     """
-    if quantity < 1:
+    if not 1 <= quantity <= MAX_QUANTITY:
         raise DomainError("Enter a whole number of channels, 1 or more.", "quantity")
     with write_transaction() as session:
         pool = _pool_for_update(session, pool_id)

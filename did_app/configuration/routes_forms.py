@@ -1,24 +1,22 @@
 """Input shapes for voice and SMS trunks and groups. Rules and their messages live in
 routes_service; these forms only turn posted text into typed values (configuration.md §2–§4)."""
-from decimal import Decimal, InvalidOperation
-
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Field,
-    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.utils import unset_value
 
+from did_app import parsing
 from did_app.auth.forms import AttachMixin
 from did_app.configuration import routes_service as rs
 from did_app.errors import DomainError
+from did_app.form_fields import IdField, IdListField, VersionField, version_of
 
 
 class WholeNumberField(IntegerField):
@@ -33,11 +31,9 @@ class WholeNumberField(IntegerField):
         if not text:
             self.data = None
             return
-        try:
-            self.data = int(text)
-        except ValueError as exc:
-            self.data = None
-            raise ValueError(self.message) from exc
+        self.data = parsing.query_int(text, 0, parsing.MAX_ID)  # the service checks the field's range
+        if self.data is None:
+            raise ValueError(self.message)
 
 
 class RateField(StringField):
@@ -49,11 +45,9 @@ class RateField(StringField):
         if not text:
             self.data = None
             return
-        try:
-            self.data = Decimal(text)
-        except InvalidOperation as exc:
-            self.data = None
-            raise ValueError(rs.RATE) from exc
+        self.data = parsing.query_decimal(text)
+        if self.data is None:
+            raise ValueError(rs.RATE)
 
     def _value(self):
         return "" if self.data is None else format(self.data, "f")
@@ -132,20 +126,17 @@ class LinesField(TextAreaField):
         return "\n".join(self.data or [])
 
 
-def _group_id(value):
-    return int(value) if value not in (None, "", "None") and str(value).isdigit() else None
-
-
 class RouteForm(AttachMixin, FlaskForm):
     """Fields every trunk and group form shares; `values()` is what the service takes."""
-    version = HiddenField()
+    version = VersionField()
     SKIP = ("csrf_token", "version")
 
     def values(self) -> dict:
         return {name: field.data for name, field in self._fields.items() if name not in self.SKIP}
 
-    def version_number(self) -> int | None:
-        return int(self.version.data) if str(self.version.data or "").isdigit() else None
+    def version_number(self) -> int:
+        """The edited route's version; raises DomainError when the form posted none."""
+        return version_of(self)
 
     def attach_more(self, clean) -> None:
         """When typing errors stopped the form, show the service's rules for the other fields too:
@@ -168,7 +159,7 @@ class TrunkForm(RouteForm):
     name = StringField("Name")
     description = StringField("Description")
     capacity_limit = WholeNumberField("Capacity limit", message=rs.CAPACITY_LIMIT)
-    group_id = SelectField("Trunk group", coerce=_group_id, validate_choice=False)
+    group_id = IdField("Trunk group", message=rs.CHOOSE)
     priority = WholeNumberField("Priority", default=1, message=rs.VOICE_PRIORITY)
     weight = WholeNumberField("Weight", default=100, message=rs.WEIGHT)
     cli_format = SelectField("CLI format", choices=list(rs.CLI_FORMATS.items()), default="e164",
@@ -203,7 +194,7 @@ TRUNK_FORMS = {"sip": SipTrunkForm, "pstn": PstnTrunkForm}
 class GroupForm(RouteForm):
     name = StringField("Name")
     description = StringField("Description")
-    members = SelectMultipleField("Members", coerce=int, choices=[], validate_choice=False)
+    members = IdListField("Members", message="Choose trunks from the list.")
 
 
 class TrunkGroupForm(GroupForm):
@@ -215,7 +206,7 @@ class SmsTrunkForm(RouteForm):
     description = StringField("Description")
     blocked = BooleanField("Blocked (carries no messages)")
     priority = WholeNumberField("Priority", default=100, message=rs.SMS_PRIORITY)
-    group_id = SelectField("SMS trunk group", coerce=_group_id, validate_choice=False)
+    group_id = IdField("SMS trunk group", message=rs.CHOOSE)
 
 
 class SmsToEmailForm(SmsTrunkForm):

@@ -19,7 +19,7 @@ from email.utils import getaddresses
 
 import sqlalchemy as sa
 
-from did_app import audit, clock, phone
+from did_app import audit, clock, parsing, phone
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.models import AuditEvent, ConfigurationProfile, Number, SmsRoute, VoiceRoute
@@ -211,13 +211,13 @@ def _bool(values, key, default=False) -> bool:
 
 
 def _common_trunk(check, values, space: Space) -> dict:
-    group_id = values.get("group_id") or None
-    if group_id is not None and not str(group_id).isdigit():
+    raw_group = values.get("group_id") or None
+    group_id = parsing.query_id(raw_group) if raw_group is not None else None
+    if raw_group is not None and group_id is None:
         check.add("group_id", CHOOSE)
-        group_id = None
     return {"name": _name(check, values),
             "description": _text(check, values, "description", 255, DESCRIPTION_LENGTH),
-            "group_id": int(group_id) if group_id is not None else None,
+            "group_id": group_id,
             "priority": _int(check, values, "priority", 0, space.priority_max, space.priority_message,
                              default=1 if space is VOICE else 100)}
 
@@ -435,7 +435,10 @@ def clean_group(space: Space, values: dict, member_ids) -> tuple[dict, list[int]
            "description": _text(check, values, "description", 255, DESCRIPTION_LENGTH)}
     if space is VOICE:
         row["capacity_limit"] = _int(check, values, "capacity_limit", 1, 32767, CAPACITY_LIMIT, blank_ok=True)
-    members = list(dict.fromkeys(int(m) for m in (member_ids or [])))
+    members = list(dict.fromkeys(parsing.query_id(m) for m in (member_ids or [])))
+    if None in members:
+        check.add("members", "Choose trunks from the list.")
+        members.remove(None)
     if len(members) > MAX_MEMBERS:
         check.add("members", space.group_full)
     check.done()
@@ -797,7 +800,9 @@ def delete_trunk_group(actor, group_id: int) -> str:
 def _set_order(space: Space, actor, group_id: int, orders: dict):
     check, clean = _Check(), {}
     for trunk_id, (priority, weight) in orders.items():
-        tid = int(trunk_id)
+        tid = parsing.query_id(trunk_id)
+        if tid is None:
+            raise DomainError("The members of this group changed. Reload the page and try again.")
         p_key, w_key = f"priority-{tid}", f"weight-{tid}"
         clean[tid] = (_int(check, {p_key: priority}, p_key, 0, space.priority_max, space.priority_message),
                       _int(check, {w_key: weight}, w_key, 0, 65535, WEIGHT) if space.weighted else None)
@@ -1024,8 +1029,8 @@ def list_routes(space: Space, *, name: str = "", kind: str = "", group: str = ""
         query = query.where(m.trunk_kind == kind)
     if group == "none":
         query = query.where(m.group_id.is_(None))
-    elif group.isdigit():
-        query = query.where(m.group_id == int(group))
+    elif (group_id := parsing.query_id(group)) is not None:
+        query = query.where(m.group_id == group_id)
     trunks = db.session.scalars(query).all()
     groups = db.session.scalars(sa.select(m).where(m.kind == "group").order_by(m.name_key)).all()
     sizes = dict(db.session.execute(sa.select(m.group_id, sa.func.count()).where(m.group_id.is_not(None))

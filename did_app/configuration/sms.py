@@ -9,7 +9,7 @@ from did_app import audit
 from did_app.configuration import routes_forms as forms
 from did_app.configuration import routes_service as service
 from did_app.configuration.routes_service import SMS
-from did_app.configuration.trunks import flash_notices, gone, posted_ids, posted_int, refused
+from did_app.configuration.trunks import flash_notices, gone, list_filters, posted_ids, posted_int, refused
 from did_app.errors import Conflict, DomainError
 from did_app.htmx import render, wants_fragment
 from did_app.security import role_required
@@ -20,10 +20,11 @@ TRUNK_PAGE, GROUP_PAGE = "configuration/sms_trunk_form.html", "configuration/sms
 
 @bp.get("")
 def index():
-    filters = {k: request.args.get(k, "").strip() for k in ("name", "kind", "group")}
+    filters, notes = list_filters(service.SMS_KINDS)
     trunks, groups, sizes = service.list_routes(SMS, **filters)
     return render("configuration/sms_trunks.html", "trunk_table", trunks=trunks, groups=groups, sizes=sizes,
                   blocked=service.blocked_member_counts(), counts=service.number_counts(SMS), filters=filters, service=service,
+                  notes=notes,
                   group_names={g.id: g.name for g in groups})
 
 

@@ -7,7 +7,7 @@ with the SMS pages (configuration/sms.py).
 from flask import Blueprint, abort, flash, make_response, redirect, request, url_for
 from jinja2_fragments.flask import render_block
 
-from did_app import audit
+from did_app import audit, parsing
 from did_app.configuration import routes_forms as forms
 from did_app.configuration import routes_service as service
 from did_app.configuration.routes_service import VOICE
@@ -16,16 +16,15 @@ from did_app.htmx import render, wants_fragment
 from did_app.security import role_required
 
 bp = Blueprint("trunks", __name__, url_prefix="/trunks")
-FILTERS = ("name", "kind", "group")
 TRUNK_PAGE, GROUP_PAGE = "configuration/trunks_form.html", "configuration/trunks_group.html"
 
 
 @bp.get("")
 def index():
-    filters = {k: request.args.get(k, "").strip() for k in FILTERS}
+    filters, notes = list_filters(service.TRUNK_KINDS)
     trunks, groups, sizes = service.list_routes(VOICE, **filters)
     return render("configuration/trunks.html", "trunk_table", trunks=trunks, groups=groups, sizes=sizes,
-                  counts=service.number_counts(VOICE), filters=filters,
+                  counts=service.number_counts(VOICE), filters=filters, notes=notes,
                   group_names={g.id: g.name for g in groups})
 
 
@@ -253,15 +252,28 @@ def flash_notices(message: str, notices) -> None:
         flash(notice, "info")
 
 
+def list_filters(kinds) -> tuple[dict, list[str]]:
+    """A list page's name, kind and group ("none" or an id) filters, and the notes naming the
+    values that were ignored."""
+    query = parsing.QueryArgs(request.args)
+    group = query.text("group")
+    if group != "none":
+        group_id = query.id("group")
+        group = str(group_id) if group_id is not None else ""
+    return {"name": query.text("name", 100), "kind": query.choice("kind", kinds), "group": group}, query.notes()
+
+
 def posted_ids(prefix: str) -> list[int]:
-    """Member ids named by posted fields such as "priority-12"."""
-    return [int(k[len(prefix):]) for k in request.form if k.startswith(prefix) and k[len(prefix):].isdigit()]
+    """Member ids named by posted fields such as "priority-12" (others are ignored)."""
+    ids = (parsing.query_id(k[len(prefix):]) for k in request.form if k.startswith(prefix))
+    return [i for i in ids if i is not None]
 
 
 def posted_int(key: str):
     """A posted whole number, or the raw text (which the service refuses with the field's message)."""
     text = request.form.get(key, "").strip()
-    return int(text) if text.isdigit() else text
+    value = parsing.query_int(text, 0, parsing.MAX_ID)
+    return text if value is None else value
 
 
 def refused(err: DomainError, template: str, page):

@@ -3,22 +3,15 @@ from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DateField,
-    HiddenField,
-    IntegerField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
 
-from did_app import money
+from did_app import form_fields, money, parsing
 from did_app.auth.forms import AttachMixin
 from did_app.configuration.capacity_forms import KNOWN_COUNTRIES
-from did_app.configuration.profiles_forms import CheckboxesField, optional_int
+from did_app.configuration.profiles_forms import CheckboxesField
 from did_app.errors import DomainError
+from did_app.form_fields import BoundedIntegerField, IdField, IdListField, SafeDateField, VersionField
 from did_app.intake.service import Common
 from did_app.models.lifecycle import PORT_STATUSES
 from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES
@@ -53,18 +46,18 @@ class CommonFields:
         validate_choice=False, validators=[OneOf()])
     capacity_mode = SelectField("Capacity mode", choices=[("", "By number type"), *CAPACITY_MODES.items()],
                                 validate_choice=False, validators=[OneOf()])
-    channels_included = IntegerField("Channels included (fixed)", default=300,
-                                     validators=[Optional(), NumberRange(1, 10_000, CHANNELS_MESSAGE)])
+    channels_included = BoundedIntegerField("Channels included (fixed)", default=300, lo=1, hi=10_000,
+                                            message=CHANNELS_MESSAGE)
     allow_additional_channels = BooleanField("Allow additional channels", default=True)
     monthly_price = StringField("Monthly price", validators=[DataRequired("Enter a monthly price, e.g. 1.50.")])
     setup_price = StringField("Setup price", default="0")
     billing_cycles = StringField("Billing cycles")
     description = StringField("Description", validators=[
         Length(max=255, message="Description must be at most 255 characters.")])
-    voice_route_id = SelectField("Voice route", coerce=optional_int, validate_choice=False)
-    sms_route_id = SelectField("SMS route", coerce=optional_int, validate_choice=False)
-    capacity_group_id = SelectField("Capacity group", coerce=optional_int, validate_choice=False)
-    capacity_limit = IntegerField("Capacity limit", validators=[Optional(), NumberRange(1, 32767, LIMIT_MESSAGE)])
+    voice_route_id = IdField("Voice route")
+    sms_route_id = IdField("SMS route")
+    capacity_group_id = IdField("Capacity group")
+    capacity_limit = BoundedIntegerField("Capacity limit", lo=1, hi=32767, message=LIMIT_MESSAGE)
     order_reference = StringField("External order reference", validators=[
         Length(max=100, message="External order reference must be at most 100 characters.")])
 
@@ -88,11 +81,8 @@ class CommonFields:
 
     def validate_billing_cycles(self, field):
         text = (field.data or "").strip().lower()
-        if text in ("", "unlimited"):
-            field.count = None
-        elif text.isdigit() and int(text) <= 999:
-            field.count = int(text)
-        else:
+        field.count = None if text in ("", "unlimited") else parsing.query_int(text, 0, 999)
+        if field.count is None and text not in ("", "unlimited"):
             raise ValidationError(CYCLES_MESSAGE)
 
     def validate_features(self, field):
@@ -100,7 +90,7 @@ class CommonFields:
             raise ValidationError("Choose at least one feature.")
 
     def validate_channels_included(self, field):
-        if self.capacity_mode.data == "fixed" and field.data is None:
+        if self.capacity_mode.data == "fixed" and field.data is None and not field.errors:
             raise ValidationError(CHANNELS_MESSAGE)
 
     def common(self, paid_until: datetime | None = None) -> Common:
@@ -127,8 +117,7 @@ class AddForm(AttachMixin, FlaskForm, CommonFields):
     first = StringField("First number")
     last = StringField("Last number")
     numbers = TextAreaField("Numbers", render_kw={"rows": 8})
-    paid_until = DateField("Paid until", validators=[Optional()],
-                           render_kw={"aria-describedby": "paid_until-hint"})
+    paid_until = SafeDateField("Paid until", render_kw={"aria-describedby": "paid_until-hint"})
     # step 2 of a single number: the detected location, editable
     located = HiddenField()
     country = StringField("Country")
@@ -184,8 +173,7 @@ class AddForm(AttachMixin, FlaskForm, CommonFields):
                         city=(self.city.data or "").strip() if located else None)
 
     def expected_count(self) -> int | None:
-        raw = (self.expected.data or "").strip()
-        return int(raw) if raw.isdigit() else None
+        return parsing.query_int(self.expected.data, 0, parsing.MAX_ID)
 
     def carried(self, *, skip=()) -> list[tuple[str, str]]:
         """(name, value) of every posted value, for the hidden copies the next step posts back."""
@@ -204,8 +192,8 @@ class PortInDetailsFields:
         Length(max=100, message="Losing carrier must be at most 100 characters.")])
     account_number = StringField("Account number at the losing carrier", validators=[
         Length(max=100, message="Account number must be at most 100 characters.")])
-    requested_date = DateField("Requested date", validators=[Optional()])
-    identity_id = SelectField("Identity", coerce=optional_int, validate_choice=False)
+    requested_date = SafeDateField("Requested date")
+    identity_id = IdField("Identity")
     notes = TextAreaField("Notes", validators=[Length(max=2000, message="Notes must be at most 2,000 characters.")],
                           render_kw={"rows": 3})
 
@@ -228,24 +216,30 @@ class PortInForm(AttachMixin, FlaskForm, PortInDetailsFields, CommonFields):
 
 class PortInDetailsForm(AttachMixin, FlaskForm, PortInDetailsFields):
     """Editing a request's own fields while it is Pending or Changes required."""
-    version = HiddenField()
+    version = VersionField()
 
 
 class PortInNumbersForm(AttachMixin, FlaskForm):
     numbers = TextAreaField("Numbers to add", validators=[DataRequired("Paste at least one number.")],
                             render_kw={"rows": 4})
-    version = HiddenField()
+    version = VersionField()
 
 
 class PortInStatusForm(AttachMixin, FlaskForm):
     target = HiddenField()
     comment = TextAreaField("Comment", validators=[
         Length(max=2000, message="Comment must be at most 2,000 characters.")])
-    version = HiddenField()
+    version = VersionField()
 
 
 class RemoveNumbersForm(AttachMixin, FlaskForm):
-    version = HiddenField()
+    version = VersionField()
+    number_id = IdListField("Numbers", message="Choose the numbers from the list.")
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        self.form_errors.extend(self.number_id.errors)  # its checkboxes sit in the table, not under a label
+        return ok
 
 
 class OrderFilterForm(FlaskForm):
@@ -268,6 +262,6 @@ class PortInFilterForm(FlaskForm):
     status = SelectField("Status", choices=[("", "Any status"), *PORT_STATUSES.items()], validate_choice=False)
 
 
-def version_of(form) -> int | None:
-    raw = str(form.version.data or "").strip()
-    return int(raw) if raw.isdigit() else None
+def version_of(form) -> int:
+    """The request's version the form was rendered with; raises DomainError when it posted none."""
+    return form_fields.version_of(form)

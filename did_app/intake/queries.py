@@ -1,13 +1,18 @@
 """Read side of intake: the Orders and Port-in requests lists, their detail pages' numbers and charges."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from did_app import parsing
 from did_app.db import db
 from did_app.models import LedgerEntry, Number, Order, PortInRequest, User
 
 PER_PAGE = 50
 NUMBERS_SHOWN = 500
+
+
+ORDER_KINDS = ("add", "import", "port_in")
+ORDER_STATUSES = ("pending", "completed", "cancelled")
 
 
 @dataclass
@@ -16,13 +21,16 @@ class ListFilter:
     kind: str = ""
     status: str = ""
     page: int = 1
+    notes: list[str] = field(default_factory=list)  # "Ignored unknown filter value: …"
 
     @classmethod
-    def from_args(cls, args) -> "ListFilter":
-        page = args.get("page", "1")
-        return cls(q=(args.get("q") or "").strip()[:100], kind=(args.get("kind") or "").strip(),
-                   status=(args.get("status") or "").strip(),
-                   page=max(1, int(page)) if page.isdigit() and len(page) < 7 else 1)
+    def from_args(cls, args, *, kinds=(), statuses=()) -> "ListFilter":
+        """The filter of a list page; a kind or status outside `kinds` or `statuses` is ignored."""
+        query = parsing.QueryArgs(args)
+        f = cls(q=query.text("q", 100), kind=query.choice("kind", kinds), status=query.choice("status", statuses),
+                page=query.page())
+        f.notes = query.notes()
+        return f
 
     def args(self, **overrides) -> dict:
         data = {"q": self.q, "kind": self.kind, "status": self.status, **overrides}

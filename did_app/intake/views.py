@@ -144,7 +144,7 @@ def confirm():
 
 @bp.get("/port-ins")
 def port_ins():
-    f = queries.ListFilter.from_args(request.args)
+    f = queries.ListFilter.from_args(request.args, statuses=PORT_STATUSES)
     rows, has_more = queries.port_ins_page(f)
     return render("intake/port_ins.html", "results", filters=f, form=PortInFilterForm(request.args),
                   rows=rows, has_more=has_more)
@@ -253,9 +253,9 @@ def add_port_in_numbers(reference: str):
 @role_required("operator")
 def remove_port_in_numbers(reference: str):
     form = RemoveNumbersForm()
-    ids = [int(v) for v in request.form.getlist("number_id") if v.isdigit()]
     return _port_in_write(reference, form, lambda req, version: portin.remove_port_in_numbers(
-        Actor.current(), req.id, version=version, number_ids=ids), "Numbers removed and released.", "remove")
+        Actor.current(), req.id, version=version, number_ids=form.number_id.data), "Numbers removed and released.",
+        "remove")
 
 
 @bp.post("/port-ins/<reference>/status")
@@ -272,7 +272,7 @@ def change_port_in_status(reference: str):
 
 @bp.get("/orders")
 def orders():
-    f = queries.ListFilter.from_args(request.args)
+    f = queries.ListFilter.from_args(request.args, kinds=queries.ORDER_KINDS, statuses=queries.ORDER_STATUSES)
     rows, has_more = queries.orders_page(f)
     return render("intake/orders.html", "results", filters=f, form=OrderFilterForm(request.args), rows=rows,
                   has_more=has_more, charged=queries.charged([o.id for o, _, _ in rows]))

@@ -23,6 +23,8 @@ def _workspace(session) -> Workspace:
 
 
 def _number(session, number_id: int, version: int | None) -> Number:
+    # version None only for callers that hold no rendered copy (CLI, jobs); a form always sends
+    # the version it was rendered with, and the views refuse one without it (422)
     # locked first (PostgreSQL): every writer takes the number row before the workspace row
     number = session.get(Number, number_id, with_for_update=True)
     if number is None:

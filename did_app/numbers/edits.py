@@ -13,6 +13,7 @@ from did_app.configuration import capacity_rules
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.models import CapacityGroup, CapacityPool, ConfigurationProfile, Number, SmsRoute, User, VoiceRoute
+from did_app.models.numbers import SWITCHABLE_MODES
 
 EDITABLE = ("description", "voice_route_id", "sms_route_id", "capacity_limit", "billing_cycles_count",
             "capacity_group_id", "dedicated_channels", "capacity_pool_id", "next_capacity_mode",
@@ -76,6 +77,14 @@ def _check_capacity(number: Number, changes: dict) -> None:
         refusal = capacity_rules.join_group_refusal(number, group)
         if refusal:
             raise DomainError(refusal, "capacity_group_id")
+    pool_id = changes.get("capacity_pool_id")
+    if pool_id is not None and db.session.get(CapacityPool, pool_id) is None:
+        raise DomainError("That capacity pool no longer exists.", "capacity_pool_id")
+    if "capacity_pool_id" in changes and "dedicated_channels" not in changes:
+        # a pool alone moves the channels the number holds: the same checks as a new count
+        if pool_id is None and number.dedicated_channels:
+            raise DomainError("Choose the pool the channels come from.", "capacity_pool_id")
+        changes["dedicated_channels"] = number.dedicated_channels
     if "dedicated_channels" in changes:
         count = changes["dedicated_channels"]
         if count is None or not 0 <= count <= 32767:
@@ -94,6 +103,8 @@ def _check_capacity(number: Number, changes: dict) -> None:
             changes["capacity_pool_id"] = pool.id
     if "next_capacity_mode" in changes:
         mode = changes["next_capacity_mode"]
+        if mode is not None and mode not in SWITCHABLE_MODES:
+            raise DomainError("Choose 2 included or 0 included.", "next_capacity_mode")
         if mode is not None and not number.mode_can_switch:
             raise DomainError("The capacity mode of this number cannot change.", "next_capacity_mode")
         if mode is None:

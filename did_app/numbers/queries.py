@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from did_app import parsing
 from did_app.db import db
 from did_app.models import (
     LedgerEntry,
@@ -90,16 +91,12 @@ class View:
                    for k in (*LIST_KEYS, *TEXT_KEYS))
 
 
-def _is_int(text: str) -> bool:
-    return text.isdigit() and len(text) < 10
+def _is_id(text: str) -> bool:
+    return parsing.query_id(text) is not None
 
 
 def _valid_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
+    return parsing.query_date(text) is not None
 
 
 _CHECKS = {
@@ -108,12 +105,12 @@ _CHECKS = {
     "feature": lambda v: v in FEATURES,
     "verification": lambda v: v in VERIFICATIONS,
     "country": lambda v: len(v) in (2, 3) and v.isalnum(),
-    "voice_route": lambda v: v == "none" or _is_int(v),
-    "sms_route": lambda v: v == "none" or _is_int(v),
-    "capacity_group": lambda v: v == "none" or _is_int(v),
-    "identity": lambda v: v == "none" or _is_int(v),
-    "cycles": lambda v: v == "unlimited" or (_is_int(v) and int(v) <= 999),
-    "expires_within": lambda v: _is_int(v) and 0 < int(v) <= 3650,
+    "voice_route": lambda v: v == "none" or _is_id(v),
+    "sms_route": lambda v: v == "none" or _is_id(v),
+    "capacity_group": lambda v: v == "none" or _is_id(v),
+    "identity": lambda v: v == "none" or _is_id(v),
+    "cycles": lambda v: v == "unlimited" or parsing.query_int(v, 0, 999) is not None,
+    "expires_within": lambda v: parsing.query_int(v, 1, 3650) is not None,
     "expires_from": _valid_date,
     "expires_to": _valid_date,
 }
@@ -132,28 +129,25 @@ def parse_view(args) -> View:
                 if value not in values:
                     values.append(value)
             else:
-                view.ignored.append(f"{key}={raw}")
+                view.ignored.append(parsing.ignored_item(key, raw))
         setattr(view, key, values)
     for key in TEXT_KEYS:
-        value = (args.get(key) or "").strip()
+        value = parsing.clean_text((args.get(key) or "").strip())
         if value and key in _CHECKS and not _CHECKS[key](value):
-            view.ignored.append(f"{key}={value}")
+            view.ignored.append(parsing.ignored_item(key, value))
             value = ""
         setattr(view, key, value)
     if (len(view.country) != 1) and (view.region or view.city):
-        view.ignored.extend(f"{k}={getattr(view, k)}" for k in ("region", "city") if getattr(view, k))
+        view.ignored.extend(parsing.ignored_item(k, getattr(view, k)) for k in ("region", "city") if getattr(view, k))
         view.region = view.city = ""
-    sort = args.get("sort", "expires")
-    if sort in SORTS:
-        view.sort = sort
-    else:
-        view.ignored.append(f"sort={sort}")
-    per_page = args.get("per_page", "50")
-    view.per_page = int(per_page) if per_page.isdigit() and int(per_page) in PER_PAGE else 50
-    if per_page != "50" and view.per_page == 50 and per_page not in ("50",):
-        view.ignored.append(f"per_page={per_page}")
-    page = args.get("page", "1")
-    view.page = max(1, int(page)) if page.isdigit() and len(page) < 9 else 1
+    query = parsing.QueryArgs(args)
+    view.sort = query.choice("sort", SORTS, "expires")
+    view.per_page = query.number("per_page", min(PER_PAGE), max(PER_PAGE), 50)
+    if view.per_page not in PER_PAGE:
+        query.ignored.append(parsing.ignored_item("per_page", view.per_page))
+        view.per_page = 50
+    view.page = query.page()
+    view.ignored.extend(query.ignored)
     return view
 
 

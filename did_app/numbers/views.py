@@ -17,7 +17,7 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
-from did_app import clock, filters, money
+from did_app import clock, filters, money, parsing
 from did_app.audit import Actor
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
@@ -145,31 +145,50 @@ def _parse_cell(field: str, form) -> dict:
     if field == "description":
         return {"description": form.get("value") or ""}
     if field in ("voice_route", "sms_route"):
-        if raw and not raw.isdigit():
-            raise DomainError("Choose a route from the list.", field)
-        return {cells.CELLS[field][2]: int(raw) if raw else None}
+        return {cells.CELLS[field][2]: _optional_number(raw, 1, parsing.MAX_ID, "Choose a route from the list.",
+                                                        field)}
     if field == "capacity_limit":
-        if raw and not raw.isdigit():
-            raise DomainError(edits.LIMIT_MESSAGE, field)
-        return {"capacity_limit": int(raw) if raw else None}
-    mode, count = form.get("mode"), (form.get("count") or "").strip()
+        return {"capacity_limit": _optional_number(raw, 1, 32767, edits.LIMIT_MESSAGE, field)}
+    mode = form.get("mode")
     if mode == "unlimited":
         return {"billing_cycles_count": None}
     if mode == "zero":
         return {"billing_cycles_count": 0}
-    if not count.isdigit() or not 1 <= int(count) <= 999:
+    if mode != "count":
+        raise DomainError("Choose a renewal mode from the list.", field)
+    count = parsing.query_int(form.get("count"), 1, 999)
+    if count is None:
         raise DomainError(edits.CYCLES_MESSAGE, field)
-    return {"billing_cycles_count": int(count)}
+    return {"billing_cycles_count": count}
+
+
+def _optional_number(raw: str, lo: int, hi: int, message: str, field: str) -> int | None:
+    """A posted whole number from lo to hi, None when blank; DomainError(message) otherwise."""
+    if not (raw or "").strip():
+        return None
+    value = parsing.query_int(raw, lo, hi)
+    if value is None:
+        raise DomainError(message, field)
+    return value
+
+
+def _posted_version() -> int:
+    """The posted `version` of the edited number; DomainError (no field) when missing or invalid,
+    since an edit without one would overwrite a newer change unseen."""
+    version = parsing.form_version(request.form.get("version"))
+    if version is None:
+        raise DomainError(parsing.VERSION_MESSAGE)
+    return version
 
 
 @bp.post("/numbers/<int:number_id>/cells/<field>")
 @role_required("operator")
 def save_cell(number_id: int, field: str):
     _cell_or_404(field)
-    version = request.form.get("version", "")
     try:
+        version = _posted_version()
         changes = _parse_cell(field, request.form)
-        edits.update_number(Actor.current(), number_id, int(version) if version.isdigit() else -1, **changes)
+        edits.update_number(Actor.current(), number_id, version, **changes)
     except Conflict as err:
         flash(err.message, "error")
         return _row_response(_number_by_id(number_id), conflict={"field": field, "message": err.message},
@@ -312,11 +331,8 @@ SECTION_FIELDS = {
 }
 
 
-def _optional_int(form, name: str, message: str):
-    raw = (form.get(name) or "").strip()
-    if raw and not raw.isdigit():
-        raise DomainError(message, name)
-    return int(raw) if raw else None
+def _optional_int(form, name: str, message: str, lo: int = 1, hi: int = parsing.MAX_ID):
+    return _optional_number(form.get(name), lo, hi, message, name)
 
 
 def _parse_section(section: str, form, number: Number) -> dict:
@@ -329,9 +345,9 @@ def _parse_section(section: str, form, number: Number) -> dict:
         elif name in ("voice_route_id", "sms_route_id", "capacity_group_id", "capacity_pool_id"):
             changes[name] = _optional_int(form, name, "Choose one from the list.")
         elif name == "capacity_limit":
-            changes[name] = _optional_int(form, name, edits.LIMIT_MESSAGE)
+            changes[name] = _optional_int(form, name, edits.LIMIT_MESSAGE, hi=32767)
         elif name == "dedicated_channels":
-            value = _optional_int(form, name, "Enter a whole number of channels from 0 to 32,767.")
+            value = _optional_int(form, name, "Enter a whole number of channels from 0 to 32,767.", 0, 32767)
             changes[name] = value or 0
         elif name == "next_capacity_mode":
             changes[name] = form.get(name) or None
@@ -355,16 +371,17 @@ def apply_profile(digits: str):
     from did_app.configuration import profiles_service
 
     number = _load_number(digits)
-    version, profile_id = request.form.get("version", ""), request.form.get("profile_id", "")
     try:
-        if not profile_id.isdigit():
+        version, profile_id = _posted_version(), parsing.query_id(request.form.get("profile_id"))
+        if profile_id is None:
             raise DomainError("Choose a profile.", "profile_id")
-        result = profiles_service.apply_profile(Actor.current(), number.id, int(profile_id),
-                                                version=int(version) if version.isdigit() else -1)
+        result = profiles_service.apply_profile(Actor.current(), number.id, profile_id, version=version)
     except Conflict as err:
         flash(err.message, "error")
         return _detail_response(_load_number(digits), status=409)
     except DomainError as err:
+        if err.field is None:  # no field to show it next to (a missing version): the flash shows it
+            flash(err.message, "error")
         return _detail_response(number, errors={err.field or "profile_id": err.message, "_section": "fix"},
                                 status=422)
     flash("Profile applied." if result["changed"] else "Nothing changed: " + "; ".join(result["skipped"]),
@@ -384,13 +401,12 @@ def lifecycle_action(digits: str, action: str):
     if action not in LIFECYCLE_ACTIONS:
         abort(404)
     number = _load_number(digits)
-    version = request.form.get("version", "")
-    version = int(version) if version.isdigit() else -1
     actor = Actor.current()
     try:
+        version = _posted_version()
         if action == "renew":
-            months = request.form.get("months", "")
-            quote = lifecycle.renew(actor, number.id, int(months) if months.isdigit() else 0, version=version)
+            months = parsing.query_int(request.form.get("months"), 1, max(lifecycle.RENEW_MONTHS)) or 0
+            quote = lifecycle.renew(actor, number.id, months, version=version)
             message = f"Renewed until {filters.fmt_date(quote.new_expires_at)}."
         elif action == "cancel":
             lifecycle.cancel(actor, number.id, version=version)
@@ -443,17 +459,18 @@ def update_section(digits: str, section: str):
     if section not in SECTION_FIELDS:
         abort(404)
     number = _load_number(digits)
-    version = request.form.get("version", "")
     try:
+        version = _posted_version()
         if section == "fix":
             _require_fix_choice(request.form)
         changes = _parse_section(section, request.form, number)
-        _, changed = edits.update_number(Actor.current(), number.id, int(version) if version.isdigit() else -1,
-                                         **changes)
+        _, changed = edits.update_number(Actor.current(), number.id, version, **changes)
     except Conflict as err:
         flash(err.message, "error")
         return _detail_response(_load_number(digits), status=409)
     except DomainError as err:
+        if err.field is None:  # no field to show it next to (a missing version): the flash shows it
+            flash(err.message, "error")
         field = "billing_cycles_count" if err.field == "renewal" else err.field
         return _detail_response(number, errors={field: err.message, "_section": section},
                                 values=request.form.to_dict(), status=422)

@@ -51,6 +51,11 @@ def counts(app) -> tuple:
         return tuple(db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (VoiceRoute, SmsRoute, AuditEvent))
 
 
+def _version(app, model, route_id) -> int:
+    with app.app_context():
+        return db.session.get(model, route_id).version
+
+
 def token(client, path=TRUNKS) -> str:
     return csrf_from(client.get(path).get_data(as_text=True))
 
@@ -162,9 +167,10 @@ def test_the_edit_page_shows_the_password_only_as_set_and_lists_history(app, cli
     assert "•••• set" in html and "Replace" in html and "hunter2-secret" not in html
     data = {**SIP_FORM, "csrf_token": csrf_from(html), "name": "Berlin", "group_id": str(routes["group"]),
             "auth_enabled": "y", "auth_user": "did1", "auth_password": "", "description": "first"}
-    client.post(f"{TRUNKS}/{routes['trunk']}", data=data)
+    client.post(f"{TRUNKS}/{routes['trunk']}", data={**data, "version": _version(app, VoiceRoute, routes["trunk"])})
     data["description"] = "second"
-    response = client.post(f"{TRUNKS}/{routes['trunk']}", data=data)
+    response = client.post(f"{TRUNKS}/{routes['trunk']}",
+                           data={**data, "version": _version(app, VoiceRoute, routes["trunk"])})
     assert response.status_code == 303
     with app.app_context():
         assert db.session.get(VoiceRoute, routes["trunk"]).auth_password == "hunter2-secret"
@@ -384,7 +390,8 @@ def test_sms_rules_come_back_in_place(app, client, routes):
 def test_blocking_an_sms_trunk_from_its_form(app, client, routes):
     login(client, "operator")
     data = {"csrf_token": token(client, f"{SMS}/{routes['hook']}"), "name": "Hook", "url": "https://example.com/sms",
-            "method": "GET", "priority": "100", "group_id": str(routes["sms_group"]), "blocked": "y", "verify_tls": "y"}
+            "method": "GET", "priority": "100", "group_id": str(routes["sms_group"]), "blocked": "y", "verify_tls": "y",
+            "version": _version(app, SmsRoute, routes["hook"])}
     assert client.post(f"{SMS}/{routes['hook']}", data=data).status_code == 303
     with app.app_context():
         assert db.session.get(SmsRoute, routes["hook"]).blocked is True
@@ -417,19 +424,20 @@ def test_the_smsc_password_is_write_only(app, client, routes):
 
 WRITES = {
     "create trunk": ("{T}/new/sip", dict(SIP_FORM, name="Intruder")),
-    "update trunk": ("{T}/{spare}", dict(SIP_FORM, name="Spare", description="changed")),
+    "update trunk": ("{T}/{spare}", dict(SIP_FORM, name="Spare", description="changed", version="1")),
     "delete trunk": ("{T}/{pstn}/delete", {}),
     "create group": ("{T}/groups/new", {"name": "Intruders", "members": ["{spare}"]}),
-    "update group": ("{T}/groups/{group}", {"name": "EU", "description": "changed", "members": []}),
+    "update group": ("{T}/groups/{group}", {"name": "EU", "description": "changed", "members": [], "version": "1"}),
     "order members": ("{T}/groups/{group}/order", {"priority-{trunk}": "9", "weight-{trunk}": "9"}),
     "delete group": ("{T}/groups/{group}/delete", {}),
     "create SMS trunk": ("{S}/new/smpp_esme", {"name": "Intruder", "server_location": "X", "priority": "1"}),
     "update SMS trunk": ("{S}/{email}", {"name": "Inbox", "send_to": "b@example.com", "subject": "S", "message": "M",
-                                         "priority": "1"}),
+                                         "priority": "1", "version": "1"}),
     "regenerate credentials": ("{S}/{esme}/credentials", {}),
     "delete SMS trunk": ("{S}/{email}/delete", {}),
     "create SMS group": ("{S}/groups/new", {"name": "Intruders", "members": ["{email}"]}),
-    "update SMS group": ("{S}/groups/{sms_group}", {"name": "Primary", "description": "changed", "members": []}),
+    "update SMS group": ("{S}/groups/{sms_group}", {"name": "Primary", "description": "changed", "members": [],
+                                                    "version": "1"}),
     "order SMS members": ("{S}/groups/{sms_group}/order", {"priority-{hook}": "9"}),
     "delete SMS group": ("{S}/groups/{sms_group}/delete", {}),
 }

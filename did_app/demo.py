@@ -666,30 +666,53 @@ def _set_by_id(session, model, column: str, values: dict) -> None:
         session.execute(stmt, [{"_id": k, "_value": v} for k, v in values.items()])
 
 
+class NotEmpty(DomainError):
+    """seed_demo refused: the inventory already holds numbers."""
+
+
+NAME_TAKEN = ("The demo data uses names that your own trunks, groups, pools or profiles already have. "
+              "Nothing was loaded.")
+_SEED_LOCK = 0x6469645F64656D6F  # "did_demo": PostgreSQL advisory lock, held until the commit
+
+
 def seed_demo(count: int, seed: int) -> str:
-    """Fill an empty inventory with `count` demo numbers (reproducible for `seed`); a summary line."""
+    """Fill an empty inventory with `count` demo numbers (reproducible for `seed`); a summary line.
+
+    The emptiness check runs inside the seeding transaction, under a lock that concurrent seeders
+    wait for (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so of two at once the
+    second is refused, not failed. Raises NotEmpty when numbers exist, DomainError (NAME_TAKEN)
+    when a demo name is already in use; nothing is written then.
+    """
     started = time.perf_counter()
-    with write_transaction() as session:
-        if session.scalar(sa.select(sa.exists().where(Number.id.is_not(None)))):
-            raise DomainError("The database already holds numbers; seed-demo only fills an empty inventory.")
-        if session.get_bind().dialect.name == "sqlite":
-            # a bigger page cache for this connection keeps the number indexes in memory while
-            # the rows go in; the previous size is put back afterwards
-            previous = session.execute(sa.text("PRAGMA cache_size")).scalar()
-            session.execute(sa.text("PRAGMA cache_size = -131072"))  # 128 MB
-            try:
-                counts = _Seeder(session, count, seed).run()
-            finally:
-                with contextlib.suppress(Exception):  # never hide the error that got us here
-                    session.execute(sa.text(f"PRAGMA cache_size = {int(previous)}"))
-        else:
-            counts = _Seeder(session, count, seed).run()
+    try:
+        with write_transaction() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEED_LOCK})
+            if session.scalar(sa.select(sa.exists().where(Number.id.is_not(None)))):
+                raise NotEmpty("The database already holds numbers; seed-demo only fills an empty inventory.")
+            counts = _seed(session, count, seed)
+    except sa.exc.IntegrityError as exc:  # a unique name (or, racing a real add, a number) is taken
+        raise DomainError(NAME_TAKEN) from exc
     elapsed = time.perf_counter() - started
     order = ("active", "not_configured", "awaiting_registration", "terminated", "porting")
     parts = ", ".join(f"{STATUSES[s].lower()} {counts.get(s, 0):,}" for s in order)
     expiring = counts.get("expiring_soon", 0)
     return (f"Seeded {count:,} number{'' if count == 1 else 's'} ({parts}; expiring soon {expiring:,}) "
             f"in {elapsed:.1f} s.")
+
+
+def _seed(session, count: int, seed: int) -> dict:
+    if session.get_bind().dialect.name != "sqlite":
+        return _Seeder(session, count, seed).run()
+    # a bigger page cache for this connection keeps the number indexes in memory while the rows
+    # go in; the previous size is put back afterwards
+    previous = session.execute(sa.text("PRAGMA cache_size")).scalar()
+    session.execute(sa.text("PRAGMA cache_size = -131072"))  # 128 MB
+    try:
+        return _Seeder(session, count, seed).run()
+    finally:
+        with contextlib.suppress(Exception):  # never hide the error that got us here
+            session.execute(sa.text(f"PRAGMA cache_size = {int(previous)}"))
 
 
 class _Seeder:

@@ -279,3 +279,34 @@ def test_cli_seeds_an_empty_database_and_refuses_a_full_one(app):
     assert "skipped" in result.output
     with app.app_context():
         assert _count() == 60
+
+
+def test_two_seeders_at_once_one_seeds_and_the_other_is_refused(app):
+    """The emptiness check runs under the seeding transaction's lock: of two concurrent "Load demo
+    data" requests, the second waits, then sees the numbers and is refused (no 500, nothing doubled)."""
+    import threading
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def seed():
+        with app.app_context():
+            barrier.wait()
+            try:
+                outcomes.append(demo.seed_demo(40, 1))
+            except demo.NotEmpty as err:
+                outcomes.append(err)
+            except Exception as err:  # noqa: BLE001 - the test reports any other failure below
+                outcomes.append(repr(err))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=seed) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(type(o).__name__ for o in outcomes) == ["NotEmpty", "str"], outcomes
+    assert next(o for o in outcomes if isinstance(o, str)).startswith("Seeded 40 numbers (")
+    with app.app_context():
+        assert _count() == 40

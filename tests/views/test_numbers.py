@@ -235,9 +235,54 @@ def test_load_demo_data_is_for_operators_and_only_into_an_empty_inventory(app, c
     assert calls == [(2000, 1)]
     with app.app_context():
         f.make_number()
+    monkeypatch.undo()  # the real seeding, which refuses inside its own transaction
     response = client.post("/numbers/demo", data={"csrf_token": token}, follow_redirects=True)
     assert "Demo data can only be loaded into an empty inventory." in response.get_data(as_text=True)
-    assert calls == [(2000, 1)]
+    assert calls == [(2000, 1)] and _number_count(app) == 1
+
+
+def _number_count(app) -> int:
+    from did_app.db import db
+    from did_app.models import Number
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(Number.id)))
+
+
+def test_load_demo_data_refuses_a_number_added_after_the_request_came_in(app, client, monkeypatch):
+    """The race: another request adds a number between the click and the seeding transaction."""
+    from contextlib import contextmanager
+
+    from did_app import demo
+    real = demo.write_transaction
+
+    @contextmanager
+    def a_number_arrives_first():
+        f.make_number(number="+14155550199")  # committed by "another request"
+        with real() as session:
+            yield session
+
+    monkeypatch.setattr(demo, "write_transaction", a_number_arrives_first)
+    login(client, "operator")
+    from tests.conftest import csrf_from
+    token = csrf_from(client.get("/numbers").get_data(as_text=True))
+    response = client.post("/numbers/demo", data={"csrf_token": token})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Demo data can only be loaded into an empty inventory." in page
+    assert _number_count(app) == 1
+
+
+def test_load_demo_data_refuses_when_a_demo_name_is_taken(app, client):
+    with app.app_context():
+        f.make_sms_trunk(name="CRM webhook")  # one of the demo's SMS trunks
+    login(client, "operator")
+    from tests.conftest import csrf_from
+    token = csrf_from(client.get("/numbers").get_data(as_text=True))
+    response = client.post("/numbers/demo", data={"csrf_token": token}, follow_redirects=True)
+    assert response.status_code == 200
+    assert "The demo data uses names that your own trunks, groups, pools or profiles already have." in \
+        response.get_data(as_text=True)
+    assert _number_count(app) == 0
 
 
 def test_a_saved_list_expires_thirty_days_after_its_last_use(app, client, inventory, hx, clock):

@@ -96,11 +96,12 @@ def _send_page_to(endpoint: str):
     from flask import make_response
 
     if request.headers.get("HX-Request") == "true":
-        current = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/numbers"
+        current = urlsplit(request.headers.get("HX-Current-URL", "")).path or url_for("numbers.index")
         resp = make_response("", 401)
         resp.headers["HX-Redirect"] = url_for(endpoint, next=current)
         return resp
-    path = request.full_path.rstrip("?") if request.query_string else request.path
+    # the browser's path, sub-path (SCRIPT_NAME) included, so that login brings it back there
+    path = request.script_root + (request.full_path.rstrip("?") if request.query_string else request.path)
     return redirect(url_for(endpoint, next=path))
 
 

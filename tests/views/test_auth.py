@@ -294,3 +294,12 @@ def test_settings_page_saves_and_reports_errors_next_to_fields(app, client):
 def test_settings_are_admin_only(app, client):
     login(client, "operator")
     assert client.get("/settings").status_code == 403
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example/x", "/\tnumbers", "https://evil.example/"])
+def test_login_refuses_a_next_that_a_browser_would_read_as_another_site(app, client, target):
+    login(app.test_client(), "admin", email="admin@example.com")
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", query_string={"next": target},
+                           data={"csrf_token": token, "email": "admin@example.com", "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/numbers"

@@ -86,3 +86,11 @@ def test_a_route_name_is_escaped_in_its_cell(app, client):
     login(client, "viewer")
     html = client.get("/numbers").get_data(as_text=True)
     assert "<img src=x" not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+
+
+def test_an_anonymous_request_under_the_sub_path_comes_back_to_it_after_login(app, client):
+    login(client, role="viewer")  # a user exists, so the request is not sent to /setup
+    anonymous = app.test_client()
+    response = anonymous.get("/numbers?sort=-expires", base_url=BASE)
+    assert response.status_code == 302
+    assert "next=/did/numbers?sort%3D-expires" in response.headers["Location"]

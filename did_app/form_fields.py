@@ -44,6 +44,7 @@ class BoundedIntegerField(IntegerField):
         text = (valuelist[0] if valuelist else "").strip()
         if not text:
             self.data = None
+            self.raw_data = []  # whitespace alone is blank, for InputRequired too
             return
         self.data = parsing.query_int(text, self.lo, self.hi)
         if self.data is None:
@@ -94,6 +95,7 @@ class SafeDateField(DateField):
         text = " ".join(valuelist).strip()
         if not text:
             self.data = None
+            self.raw_data = []  # whitespace alone is blank, for InputRequired too
             return
         self.data = parsing.query_date(text)
         if self.data is None:

@@ -56,6 +56,10 @@ def _pool_for_update(session, pool_id: int) -> CapacityPool:
     return pool
 
 
+def _quantity_ok(quantity, lowest: int) -> bool:
+    return isinstance(quantity, int) and not isinstance(quantity, bool) and lowest <= quantity <= MAX_QUANTITY
+
+
 def _check_version(obj, version: int | None) -> None:
     if version is not None and obj.version != version:
         raise Conflict("This record was changed by someone else. Your edit was not saved.")
@@ -153,7 +157,7 @@ def create_pool(actor, *, name: str, countries: list[str], setup_price_minor: in
     """
     name = _clean_name(name)
     _check_pool_fields(countries, setup_price_minor, monthly_price_minor, metered_rate, renew_date)
-    if not 0 <= channels <= MAX_QUANTITY:
+    if not _quantity_ok(channels, 0):
         raise DomainError("Enter 0–100,000 channels.", "quantity")
     with write_transaction() as session:
         if _name_taken(session, CapacityPool, name):
@@ -225,7 +229,7 @@ def add_channels(actor, pool_id: int, quantity: int) -> LedgerEntry:
     Raises DomainError for a quantity below 1, or "Balance {b} is short of {total}." (nothing
     written).
     """
-    if not 1 <= quantity <= MAX_QUANTITY:
+    if not _quantity_ok(quantity, 1):
         raise DomainError("Enter a whole number of channels, 1 or more.", "quantity")
     with write_transaction() as session:
         pool = _pool_for_update(session, pool_id)
@@ -239,7 +243,7 @@ def remove_channels(actor, pool_id: int, quantity: int) -> CapacityPool:
 
     Raises DomainError "Only unassigned channels can be removed ({u} unassigned)."
     """
-    if not 1 <= quantity <= MAX_QUANTITY:
+    if not _quantity_ok(quantity, 1):
         raise DomainError("Enter a whole number of channels, 1 or more.", "quantity")
     with write_transaction() as session:
         pool = _pool_for_update(session, pool_id)

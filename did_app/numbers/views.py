@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from did_app import clock, filters, money, parsing
 from did_app.audit import Actor
 from did_app.db import db
-from did_app.errors import Conflict, DomainError
+from did_app.errors import Conflict, DomainError, error_response
 from did_app.htmx import render, wants_fragment
 from did_app.lifecycle import service as lifecycle
 from did_app.models import AuditEvent, Number, SmsRoute, VoiceRoute
@@ -132,6 +132,10 @@ def _view_of_current_page() -> queries.View:
 
 
 def _row_response(number: Number, *, blocks=("row", "counts"), conflict=None, status=200):
+    if not wants_fragment():  # a row lives only inside the table page: a classic post gets a page
+        if status == 200:
+            return redirect(url_for("numbers.index"), 303)
+        return error_response(status, conflict["message"] if conflict else None)
     ws, now = g.workspace, clock.now()
     context = dict(number=number, ws=ws, now=now, conflict=conflict, oob=True)
     if "counts" in blocks:
@@ -251,7 +255,7 @@ def export_csv():
 
 
 def _load_number(digits: str) -> Number:
-    if not digits.isdigit() or len(digits) > 15:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 15:
         abort(404)
     number = db.session.scalar(sa.select(Number).where(Number.number == "+" + digits).options(
         selectinload(Number.voice_route), selectinload(Number.sms_route),

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, HiddenField
+from wtforms.validators import InputRequired
 
 from did_app import form_fields, money, parsing
 from did_app.errors import DomainError
@@ -130,6 +131,16 @@ def test_bounded_integer_field_refuses_with_its_message(raw):
         assert form.count._value() == raw  # the refused text is shown again for correction
     else:
         assert form.validate() and form.count.data is None
+
+
+@pytest.mark.parametrize("raw", ["", " ", "\xa0", "\u3000"])
+def test_a_required_bounded_integer_field_counts_whitespace_as_blank(raw):
+    class Required(Form):
+        count = form_fields.BoundedIntegerField("Count", lo=1, hi=9, message="Enter 1–9.",
+                                                validators=[InputRequired("Enter a count.")])
+
+    form = Required(MultiDict({"count": raw}))
+    assert not form.validate() and form.count.errors == ["Enter a count."] and form.count.data is None
 
 
 def test_bounded_integer_field_reads_a_number():

@@ -450,3 +450,34 @@ def test_reminder_offsets_refuse_unicode_digits_and_huge_numbers(app, client, ob
         "Enter whole numbers of days separated by commas, e.g. 30, 7, 1.",
         "Enter 1–6 different offsets, each 1–365 days.")
     assert _writes(app) == before
+
+
+# ---- found by the route fuzzer (tests/test_fuzz_routes.py) ---------------------------------------
+
+def test_a_row_save_without_htmx_goes_back_to_the_table(app, client, objs):
+    """The row save exists for htmx; a classic post (no HX-Request) is answered as a page."""
+    login(client, "operator")
+    version = _version(app, Number, objs["number"])
+    response = _post(client, f"/numbers/{objs['number']}/cells/description", {"version": version, "value": "plain"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/numbers")
+    assert _version(app, Number, objs["number"]) == version + 1
+    before = _writes(app)
+    stale = _post(client, f"/numbers/{objs['number']}/cells/description", {"version": version, "value": "again"})
+    assert stale.status_code == 409 and "Your edit was not saved." in html.unescape(stale.get_data(as_text=True))
+    assert _writes(app) == before
+
+
+@pytest.mark.parametrize("side", ["add", "remove"])
+@pytest.mark.parametrize("quantity", ["\xa0", " ", "\u3000"])
+def test_a_channel_quantity_of_whitespace_is_required(app, client, objs, side, quantity):
+    login(client, "admin")
+    before = _writes(app)
+    response = _post(client, f"{CAP}/pools/{objs['pool']}/channels/{side}", {f"{side}-quantity": quantity})
+    assert response.status_code == 422
+    assert _field_error(response.get_data(as_text=True), f"{side}-quantity") == "Enter a whole number of channels, 1 or more."
+    assert _writes(app) == before
+
+
+def test_a_number_page_with_unicode_digits_is_not_found(app, client, objs):
+    login(client, "viewer")
+    assert client.get("/numbers/%C2%B2%C2%B3").status_code == 404

@@ -9,8 +9,10 @@ and `coerce=int` selects:
     members = IdListField("Members")                  # a multi-select of ids
     renew_date = SafeDateField("Next renewal")
     version = VersionField()                          # then version_of(form) in the edit view
+
+and `CleanText` as a form mixin strips NUL and other control characters from every text field.
 """
-from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField
+from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField
 
 from did_app import parsing
 from did_app.errors import DomainError
@@ -109,6 +111,28 @@ class VersionField(HiddenField):
 
     def process_formdata(self, valuelist):
         self.data = parsing.form_version(valuelist[0]) if valuelist else None
+
+
+def _clean(value):
+    if isinstance(value, str):
+        return parsing.clean_text(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+class CleanText:
+    """Form mixin: every text field (StringField and its kinds: text areas, passwords, hidden)
+    drops NUL and the other control characters but tab and newline, which PostgreSQL refuses
+    or nobody means to store. List values (lines, key=value pairs) are cleaned item by item."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            if issubclass(unbound_field.field_class, StringField):
+                options["filters"] = (*unbound_field.kwargs.get("filters", ()), _clean)
+            return unbound_field.bind(form=form, **options)
 
 
 def version_of(form) -> int:

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from did_app import form_fields, money, parsing
 from did_app.auth.forms import AttachMixin
 from did_app.errors import DomainError
-from did_app.form_fields import BoundedIntegerField, IdField, SafeDateField, VersionField
+from did_app.form_fields import BoundedIntegerField, CleanText, IdField, SafeDateField, VersionField
 
 KNOWN_COUNTRIES = frozenset(code for code in Locale("en").territories
                             if len(code) == 2 and code.isalpha() and code != "ZZ") | {"001"}
@@ -36,7 +36,7 @@ def version_of(form) -> int:
     return form_fields.version_of(form)
 
 
-class PoolForm(AttachMixin, FlaskForm):
+class PoolForm(AttachMixin, CleanText, FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter a name."),
                                            Length(1, 100, "Name must be 1–100 characters.")])
     countries = StringField("Countries", validators=[DataRequired("Enter at least one country code.")])
@@ -93,12 +93,12 @@ class NewPoolForm(PoolForm):
                                    validators=[InputRequired("Enter 0 or more channels.")])
 
 
-class ChannelsForm(AttachMixin, FlaskForm):
+class ChannelsForm(AttachMixin, CleanText, FlaskForm):
     quantity = BoundedIntegerField("Channels", lo=1, hi=100_000, message=QUANTITY_MESSAGE,
                                    validators=[InputRequired(QUANTITY_MESSAGE)])
 
 
-class GroupForm(AttachMixin, FlaskForm):
+class GroupForm(AttachMixin, CleanText, FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter a name."),
                                            Length(1, 100, "Name must be 1–100 characters.")])
     description = StringField("Description", validators=[

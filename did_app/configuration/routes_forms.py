@@ -16,7 +16,7 @@ from did_app import parsing
 from did_app.auth.forms import AttachMixin
 from did_app.configuration import routes_service as rs
 from did_app.errors import DomainError
-from did_app.form_fields import IdField, IdListField, VersionField, version_of
+from did_app.form_fields import CleanText, IdField, IdListField, VersionField, version_of
 
 
 class WholeNumberField(IntegerField):
@@ -126,7 +126,7 @@ class LinesField(TextAreaField):
         return "\n".join(self.data or [])
 
 
-class RouteForm(AttachMixin, FlaskForm):
+class RouteForm(AttachMixin, CleanText, FlaskForm):
     """Fields every trunk and group form shares; `values()` is what the service takes."""
     version = VersionField()
     SKIP = ("csrf_token", "version")

@@ -11,7 +11,7 @@ from did_app.auth.forms import AttachMixin
 from did_app.configuration.capacity_forms import KNOWN_COUNTRIES
 from did_app.configuration.profiles_forms import CheckboxesField
 from did_app.errors import DomainError
-from did_app.form_fields import BoundedIntegerField, IdField, IdListField, SafeDateField, VersionField
+from did_app.form_fields import BoundedIntegerField, CleanText, IdField, IdListField, SafeDateField, VersionField
 from did_app.intake.service import Common
 from did_app.models.lifecycle import PORT_STATUSES
 from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES
@@ -110,7 +110,7 @@ class CommonFields:
             order_reference=(self.order_reference.data or "").strip() or None)
 
 
-class AddForm(AttachMixin, FlaskForm, CommonFields):
+class AddForm(AttachMixin, CleanText, FlaskForm, CommonFields):
     """Step 1 (and, as hidden copies, steps 2 and 3) of adding numbers."""
     tab = HiddenField(default="single")
     number = StringField("Number")
@@ -204,7 +204,7 @@ class PortInDetailsFields:
                     notes=(self.notes.data or "").strip() or None)
 
 
-class PortInForm(AttachMixin, FlaskForm, PortInDetailsFields, CommonFields):
+class PortInForm(AttachMixin, CleanText, FlaskForm, PortInDetailsFields, CommonFields):
     """A new port-in request: its numbers, the losing carrier's details and the common fields."""
     numbers = TextAreaField("Numbers", validators=[DataRequired("Paste at least one number.")],
                             render_kw={"rows": 6})
@@ -214,25 +214,25 @@ class PortInForm(AttachMixin, FlaskForm, PortInDetailsFields, CommonFields):
         self.currency = currency
 
 
-class PortInDetailsForm(AttachMixin, FlaskForm, PortInDetailsFields):
+class PortInDetailsForm(AttachMixin, CleanText, FlaskForm, PortInDetailsFields):
     """Editing a request's own fields while it is Pending or Changes required."""
     version = VersionField()
 
 
-class PortInNumbersForm(AttachMixin, FlaskForm):
+class PortInNumbersForm(AttachMixin, CleanText, FlaskForm):
     numbers = TextAreaField("Numbers to add", validators=[DataRequired("Paste at least one number.")],
                             render_kw={"rows": 4})
     version = VersionField()
 
 
-class PortInStatusForm(AttachMixin, FlaskForm):
+class PortInStatusForm(AttachMixin, CleanText, FlaskForm):
     target = HiddenField()
     comment = TextAreaField("Comment", validators=[
         Length(max=2000, message="Comment must be at most 2,000 characters.")])
     version = VersionField()
 
 
-class RemoveNumbersForm(AttachMixin, FlaskForm):
+class RemoveNumbersForm(AttachMixin, CleanText, FlaskForm):
     version = VersionField()
     number_id = IdListField("Numbers", message="Choose the numbers from the list.")
 
@@ -242,7 +242,7 @@ class RemoveNumbersForm(AttachMixin, FlaskForm):
         return ok
 
 
-class OrderFilterForm(FlaskForm):
+class OrderFilterForm(CleanText, FlaskForm):
     class Meta:
         csrf = False
 
@@ -254,7 +254,7 @@ class OrderFilterForm(FlaskForm):
                          validate_choice=False)
 
 
-class PortInFilterForm(FlaskForm):
+class PortInFilterForm(CleanText, FlaskForm):
     class Meta:
         csrf = False
 

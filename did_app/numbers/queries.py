@@ -28,6 +28,7 @@ QUICK_LABELS = {"attention": "Needs attention", "expiring_soon": "Expiring soon"
 VERIFICATIONS = ("not_required", "missing", "pending", "rejected", "approved")
 SORTS = ("number", "-number", "expires", "-expires", "country", "status")
 PER_PAGE = (25, 50, 100, 250, 500)
+DESCRIPTION_MAX = 255  # numbers.md §1
 LIST_KEYS = ("status", "country", "type", "feature", "voice_route", "sms_route", "capacity_group",
              "identity", "verification", "cycles")
 TEXT_KEYS = ("q", "list", "description", "region", "city", "expires_within", "expires_from",
@@ -113,6 +114,12 @@ _CHECKS = {
     "expires_within": lambda v: parsing.query_int(v, 1, 3650) is not None,
     "expires_from": _valid_date,
     "expires_to": _valid_date,
+    # no stored value is longer, so a longer one matches nothing; SQLite refuses a LIKE pattern
+    # over 50,000 bytes ("pattern too complex")
+    "description": lambda v: len(v) <= DESCRIPTION_MAX,
+    "order": lambda v: len(v) <= 100,
+    "region": lambda v: len(v) <= 100,
+    "city": lambda v: len(v) <= 100,
 }
 
 
@@ -280,6 +287,8 @@ def _order_condition(text: str):
 
 def search_conditions(plan) -> list:
     if plan.kind == "description":
+        if any(len(w) > DESCRIPTION_MAX for w in plan.words):  # no description holds it
+            return [sa.false()]
         return [Number.description.ilike(f"%{_escape_like(w)}%", escape="\\") for w in plan.words]
     if plan.kind == "fragment":
         return [Number.number.like(f"%{plan.fragment}%")]

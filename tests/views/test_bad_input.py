@@ -481,3 +481,55 @@ def test_a_channel_quantity_of_whitespace_is_required(app, client, objs, side, q
 def test_a_number_page_with_unicode_digits_is_not_found(app, client, objs):
     login(client, "viewer")
     assert client.get("/numbers/%C2%B2%C2%B3").status_code == 404
+
+
+@pytest.mark.parametrize("url, item", [
+    ("/numbers?description=" + "x" * 60_000, parsing.ignored_item("description", "x" * 60_000)),
+    ("/numbers?order=" + "x" * 60_000, parsing.ignored_item("order", "x" * 60_000)),
+    ("/numbers/export.csv?description=" + "x" * 60_000, None),
+])
+def test_a_filter_text_longer_than_any_stored_value_is_ignored(app, client, objs, url, item):
+    """SQLite refuses a LIKE pattern over 50,000 bytes ("pattern too complex"); no description is
+    over 255 characters and no reference over 100, so such a filter can match nothing."""
+    login(client, "admin")
+    response = client.get(url)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    if item:
+        assert _note(body, item)
+    else:
+        assert objs["digits"] in body  # the CSV lists every number: the filter was ignored
+
+
+def test_a_search_word_longer_than_any_description_finds_nothing(app, client, objs):
+    login(client, "admin")
+    response = client.get("/numbers?q=" + "x" * 100_000)
+    assert response.status_code == 200 and objs["digits"][-4:] not in response.get_data(as_text=True)
+
+
+def test_control_characters_are_stripped_from_posted_text(app, client, objs):
+    """PostgreSQL refuses NUL in any text; the forms drop C0 controls (not tab or newline)."""
+    login(client, "admin")
+    version = _version_of_port_in(app, objs["port_in"])
+    response = _post(client, f"/port-ins/{objs['port_in']}/status",
+                     {"version": version, "target": "cancelled", "comment": "bye\x00\x07 now"})
+    assert response.status_code == 303
+    response = _post(client, f"{TRUNKS}/{objs['trunk']}",
+                     {**SIP, "name": "Ber\x00lin", "description": "a\x1bb", "group_id": str(objs["group"]),
+                      "version": _version(app, VoiceRoute, objs["trunk"])})
+    assert response.status_code == 303
+    with app.app_context():
+        req = db.session.scalar(sa.select(PortInRequest).where(PortInRequest.reference == objs["port_in"]))
+        trunk = db.session.get(VoiceRoute, objs["trunk"])
+        assert (req.status_comment, trunk.name, trunk.description) == ("bye now", "Berlin", "ab")
+        assert "\x00" not in str(db.session.scalars(sa.select(AuditEvent.note)).all())
+
+
+def test_a_blank_comment_of_control_characters_is_refused(app, client, objs):
+    login(client, "admin")
+    before = _writes(app)
+    response = _post(client, f"/port-ins/{objs['port_in']}/status",
+                     {"version": _version_of_port_in(app, objs["port_in"]), "target": "cancelled", "comment": "\r\n\x00"})
+    assert response.status_code == 422
+    assert _field_error(response.get_data(as_text=True), "comment") == "Enter a comment: it is required for Cancelled."
+    assert _writes(app) == before

@@ -58,12 +58,7 @@ SKIP = {
 # Routes that still answer 5xx to some input, tolerated until the parsing fixes of issue 8 land
 # (see /work/notes/fuzz-findings.md), with the databases they fail on. An entry that no longer
 # fails there makes the test fail, so the list only shrinks; it must end empty.
-KNOWN_5XX: dict[tuple[str, str], set[str]] = {
-    # a NUL byte in the name reaches the name_key query: psycopg refuses NUL in text (findings #D)
-    ("POST", "configuration.sms.update"): {"postgresql"},
-    # a NUL byte in the comment reaches the audit row's note at commit (findings #E)
-    ("POST", "intake.change_port_in_status"): {"postgresql"},
-}
+KNOWN_5XX: dict[tuple[str, str], set[str]] = {}
 DATABASE = "postgresql" if ON_PG else "sqlite"
 
 # Tables a refused request may legitimately write, with the reason.

@@ -66,7 +66,8 @@ def _check_version(obj, version: int | None) -> None:
 
 
 def _name_taken(session, model, name: str, own_id: int | None = None) -> bool:
-    cond = [sa.func.lower(model.name) == name.lower()]
+    # the exact name too: SQLite's lower() folds ASCII only, and the unique index is on the exact name
+    cond = [sa.or_(model.name == name, sa.func.lower(model.name) == name.lower())]
     if own_id is not None:
         cond.append(model.id != own_id)
     return session.scalar(sa.select(sa.exists().where(*cond)))

@@ -350,3 +350,10 @@ def test_local_today_follows_the_workspace_time_zone(ctx, clock):
     ws.time_zone = "Pacific/Auckland"  # UTC+13 in November
     clock.set(clock.now().replace(hour=20))
     assert svc.local_today(ws) == TODAY + timedelta(days=1)
+
+
+def test_a_second_pool_with_the_same_non_ascii_name_is_refused(ctx):
+    _pool(name="Ärhus")
+    with pytest.raises(DomainError, match="already used by another pool"):
+        svc.create_pool(CLI, name="Ärhus", countries=["US"], setup_price_minor=0, monthly_price_minor=0,
+                        metered_rate=None, renew_date=TODAY)

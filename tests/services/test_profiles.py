@@ -347,3 +347,10 @@ def test_rules_created_later_are_ordered_by_created_at_not_insert_order(profile,
     clock.advance(days=-3)
     _rule(profile, "two days ago", countries=["GB"])
     assert [r.name for r in svc.rules_in_evaluation_order()] == ["tomorrow", "yesterday", "two days ago"]
+
+
+def test_a_second_profile_with_the_same_non_ascii_name_is_refused(ctx):
+    # SQLite's lower() folds ASCII only: the lookup must still find the exact name (fuzz finding B)
+    svc.create_profile(CLI, name="Öffnungszeiten", description="first")
+    with pytest.raises(DomainError, match="already"):
+        svc.create_profile(CLI, name="Öffnungszeiten", description="second")

@@ -1143,7 +1143,10 @@ class _Seeder:
                                 if status == "changes_required" else None),
                 losing_carrier=rng.choice(CARRIERS), account_number=self.digits("ACC-#######"),
                 requested_date=(created + timedelta(days=21)).date(), identity_id=None,
-                notes=rng.choice(("Keep the existing routing until the port date.", None)), common_fields=None,
+                notes=rng.choice(("Keep the existing routing until the port date.", None)),
+                # what the port-in form stores, so numbers can be added to the request later
+                common_fields={"monthly_price_minor": 120, "setup_price_minor": 0, "features": ["voice_in"],
+                               "allow_additional_channels": True},
                 created_at=created, updated_at=created + 2 * DAY if status != "pending" else None, version=1))
         ids = _insert_returning(s, PortInRequest, rows)
         _set_by_id(s, PortInRequest, "reference", {i: f"PI-{i:06d}" for i in ids})

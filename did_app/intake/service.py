@@ -56,8 +56,11 @@ class Common:
         return data
 
     @classmethod
-    def from_stored(cls, data: dict) -> "Common":
+    def from_stored(cls, data: dict | None) -> "Common":
+        """The fields a port-in request kept; raises DomainError when it kept none to add numbers with."""
         data = dict(data or {})
+        if "monthly_price_minor" not in data:
+            raise DomainError("This request keeps no prices for new numbers: add them with a new port-in request.")
         data["features"] = tuple(data.get("features") or ("voice_in",))
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 

@@ -230,3 +230,25 @@ def test_numbers_can_be_added_and_removed_while_pending_only(app):
         version = db.session.get(PortInRequest, req.id).version
         with pytest.raises(DomainError, match="can't be edited"):
             portin.add_port_in_numbers(ACTOR, req.id, version=version, numbers_text="+14155550105")
+
+
+def test_numbers_can_be_added_to_a_demo_port_in(app):
+    from did_app import demo
+
+    with app.app_context():
+        demo.seed_demo(120, 1)
+        req = db.session.scalar(sa.select(PortInRequest).where(PortInRequest.status == "pending"))
+        req_id, version = req.id, req.version
+        db.session.rollback()
+        assert portin.add_port_in_numbers(ACTOR, req_id, version=version, numbers_text="+14155550199") == 1
+
+
+def test_a_request_that_kept_no_prices_refuses_new_numbers_with_a_message(app):
+    with app.app_context():
+        _balance(1000)
+        req = _create()
+        req.common_fields = None
+        db.session.commit()
+        req_id, version = req.id, req.version
+        with pytest.raises(DomainError, match="keeps no prices for new numbers"):
+            portin.add_port_in_numbers(ACTOR, req_id, version=version, numbers_text="+14155550199")

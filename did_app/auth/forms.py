@@ -1,10 +1,11 @@
 """Input shapes for first run, login, passwords and users."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
 
 from did_app import parsing
 from did_app import reference_lists as lists
+from did_app.form_fields import BoundedIntegerField
 
 ROLE_CHOICES = [("admin", "Admin"), ("operator", "Operator"), ("viewer", "Viewer")]
 
@@ -76,25 +77,25 @@ class EditUserForm(AttachMixin, FlaskForm):
 
 
 class SettingsForm(AttachMixin, FlaskForm, SettingsFields):
-    warn_days = IntegerField("Time-left warn (days)", validators=[
-        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
-    critical_days = IntegerField("Time-left critical (days)", validators=[
-        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
+    warn_days = BoundedIntegerField("Time-left warn (days)", validators=[InputRequired("Enter a whole number of days.")],
+        lo=1, hi=90, message="Enter 1–90 days.")
+    critical_days = BoundedIntegerField("Time-left critical (days)", validators=[InputRequired("Enter a whole number of days.")],
+        lo=1, hi=90, message="Enter 1–90 days.")
     reminder_offsets = StringField("Reminder offsets (days before)", validators=[DataRequired("Enter 1–6 offsets.")])
-    forecast_horizon_days = IntegerField("Forecast horizon (days)", validators=[
-        InputRequired("Enter a whole number of days."), NumberRange(7, 90, "Enter 7–90 days.")])
-    registration_deadline_days = IntegerField("Registration deadline (days)", validators=[
-        InputRequired("Enter a whole number of days."), NumberRange(1, 365, "Enter 1–365 days.")])
-    resubmit_grace_days = IntegerField("Resubmit grace after rejection (days)", validators=[
-        InputRequired("Enter a whole number of days."), NumberRange(0, 60, "Enter 0–60 days.")])
-    aging_pool_days = IntegerField("Aging pool (days)", validators=[
-        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
-    restore_window_days = IntegerField("Restore window (days)", validators=[
-        InputRequired("Enter a whole number of days."), NumberRange(1, 90, "Enter 1–90 days.")])
-    undo_window_hours = IntegerField("Undo window (hours, 0 = off)", validators=[
-        InputRequired("Enter a whole number of hours."), NumberRange(0, 168, "Enter 0–168 hours.")])
-    digest_hour = IntegerField("Digest hour (local time)", validators=[
-        InputRequired("Enter an hour."), NumberRange(0, 23, "Enter an hour from 0 to 23.")])
+    forecast_horizon_days = BoundedIntegerField("Forecast horizon (days)", validators=[InputRequired("Enter a whole number of days.")],
+        lo=7, hi=90, message="Enter 7–90 days.")
+    registration_deadline_days = BoundedIntegerField("Registration deadline (days)", validators=[InputRequired("Enter a whole number of days.")],
+        lo=1, hi=365, message="Enter 1–365 days.")
+    resubmit_grace_days = BoundedIntegerField("Resubmit grace after rejection (days)", validators=[InputRequired("Enter a whole number of days.")],
+        lo=0, hi=60, message="Enter 0–60 days.")
+    aging_pool_days = BoundedIntegerField("Aging pool (days)", validators=[InputRequired("Enter a whole number of days.")],
+        lo=1, hi=90, message="Enter 1–90 days.")
+    restore_window_days = BoundedIntegerField("Restore window (days)", validators=[InputRequired("Enter a whole number of days.")],
+        lo=1, hi=90, message="Enter 1–90 days.")
+    undo_window_hours = BoundedIntegerField("Undo window (hours, 0 = off)", validators=[InputRequired("Enter a whole number of hours.")],
+        lo=0, hi=168, message="Enter 0–168 hours.")
+    digest_hour = BoundedIntegerField("Digest hour (local time)", validators=[InputRequired("Enter an hour.")],
+        lo=0, hi=23, message="Enter an hour from 0 to 23.")
 
     def validate_critical_days(self, field):
         if self.warn_days.data is not None and field.data is not None and field.data >= self.warn_days.data:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from did_app import csv_out, money, phone
+from did_app import csv_out, money, parsing, phone
 from did_app.errors import DomainError
 from did_app.lifecycle.create import NumberSpec, default_capacity
 from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES, SMS_IN, VOICE_IN, features_mask
@@ -414,10 +414,10 @@ def _cycles(text: str, err) -> int | None:
 def _whole(text: str, low: int, high: int, err, message: str) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or not low <= int(text) <= high:
+    value = parsing.query_int(text, low, high)  # ASCII digits only: "²" or 5,000 digits are refused
+    if value is None:
         err(message)
-        return None
-    return int(text)
+    return value
 
 
 def _expires(text: str, lk: Lookups, err) -> datetime | None:

@@ -133,3 +133,12 @@ def test_favicon_is_served_without_login(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 200
     assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO header
+
+
+def test_settings_refuse_non_ascii_digits_next_to_the_field(app, client):
+    login(client, role="admin")
+    data = _posted_fields(client.get("/settings").get_data(as_text=True), "/settings")
+    data.update(warn_days="١٢")
+    response = client.post("/settings", data=data)
+    assert response.status_code == 422
+    assert re.search(r'id="warn_days-error"[^>]*>Enter 1–90 days.', response.get_data(as_text=True))

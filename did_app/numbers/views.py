@@ -216,7 +216,10 @@ def save_list():
         context = _workspace_context(view)
         context["notes"].append(err.message)
         return render("numbers/index.html", "workspace", **context), 422
-    target = url_for("numbers.index") + "?" + view.url_query(q="", list=token, page=1)
+    query: dict[str, list[str]] = {}
+    for key, value in view.pairs(q="", list=token, page=1):
+        query.setdefault(key, []).append(value)
+    target = url_for("numbers.index", **query)
     if wants_fragment():
         resp = make_response("", 200)
         resp.headers["HX-Location"] = json.dumps({"path": target, "target": "#workspace", "swap": "outerHTML"})
@@ -251,7 +254,7 @@ def export_csv():
     filename = f"my-numbers-{now.strftime('%Y%m%d-%H%M%S')}.csv"
     body = stream_with_context(export.generate_csv(conds, view.sort, ws.currency))
     return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+        "Content-Disposition": f'attachment; filename="{filename}"'})  # no-store: security.add_cache_headers
 
 
 def _load_number(digits: str) -> Number:

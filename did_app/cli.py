@@ -2,10 +2,8 @@
 import sys
 
 import click
-import sqlalchemy as sa
 
 from did_app import audit
-from did_app.db import db
 from did_app.errors import DomainError
 
 
@@ -42,12 +40,14 @@ def register(app) -> None:
     def seed_demo(count, seed, if_empty):
         """Fill an empty database with a realistic demo workspace."""
         from did_app import demo
-        from did_app.models import Number
 
-        if db.session.scalar(sa.select(sa.exists().where(Number.id.is_not(None)))):
+        try:  # the emptiness check runs inside the seeding transaction, so two at once cannot both seed
+            summary = demo.seed_demo(count, seed)
+        except demo.NotEmpty as err:
             if if_empty:
                 click.echo("The database already holds numbers; seed-demo skipped.")
                 return
-            _fail("The database already holds numbers; seed-demo only fills an empty inventory.")
-        summary = demo.seed_demo(count, seed)
+            _fail(err.message)
+        except DomainError as err:
+            _fail(err.message)
         click.echo(summary)

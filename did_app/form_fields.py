@@ -13,6 +13,7 @@ and `coerce=int` selects:
 and `CleanText` as a form mixin strips NUL and other control characters from every text field.
 """
 from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import StopValidation
 
 from did_app import parsing
 from did_app.errors import DomainError
@@ -133,6 +134,18 @@ class CleanText:
             if issubclass(unbound_field.field_class, StringField):
                 options["filters"] = (*unbound_field.kwargs.get("filters", ()), _clean)
             return unbound_field.bind(form=form, **options)
+
+
+PASTE_LIMIT_BYTES = 1024 * 1024  # 10,000 numbers in any format fit in a tenth of this
+PASTE_TOO_LARGE = "The pasted text is larger than 1 MB. Paste at most 10,000 numbers."
+
+
+def paste_limit(form, field) -> None:
+    """Validator for a pasted list of numbers: at most 1 MB in UTF-8 (it is echoed back in previews)."""
+    text = field.data or ""
+    if len(text) > PASTE_LIMIT_BYTES or len(text.encode()) > PASTE_LIMIT_BYTES:
+        field.data = ""  # never echo it back
+        raise StopValidation(PASTE_TOO_LARGE)  # and no "paste at least one number" after it
 
 
 def version_of(form) -> int:

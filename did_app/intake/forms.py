@@ -11,7 +11,15 @@ from did_app.auth.forms import AttachMixin
 from did_app.configuration.capacity_forms import KNOWN_COUNTRIES
 from did_app.configuration.profiles_forms import CheckboxesField
 from did_app.errors import DomainError
-from did_app.form_fields import BoundedIntegerField, CleanText, IdField, IdListField, SafeDateField, VersionField
+from did_app.form_fields import (
+    BoundedIntegerField,
+    CleanText,
+    IdField,
+    IdListField,
+    SafeDateField,
+    VersionField,
+    paste_limit,
+)
 from did_app.intake.service import Common
 from did_app.models.lifecycle import PORT_STATUSES
 from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES
@@ -116,7 +124,7 @@ class AddForm(AttachMixin, CleanText, FlaskForm, CommonFields):
     number = StringField("Number")
     first = StringField("First number")
     last = StringField("Last number")
-    numbers = TextAreaField("Numbers", render_kw={"rows": 8})
+    numbers = TextAreaField("Numbers", validators=[paste_limit], render_kw={"rows": 8})
     paid_until = SafeDateField("Paid until", render_kw={"aria-describedby": "paid_until-hint"})
     # step 2 of a single number: the detected location, editable
     located = HiddenField()
@@ -206,7 +214,7 @@ class PortInDetailsFields:
 
 class PortInForm(AttachMixin, CleanText, FlaskForm, PortInDetailsFields, CommonFields):
     """A new port-in request: its numbers, the losing carrier's details and the common fields."""
-    numbers = TextAreaField("Numbers", validators=[DataRequired("Paste at least one number.")],
+    numbers = TextAreaField("Numbers", validators=[DataRequired("Paste at least one number."), paste_limit],
                             render_kw={"rows": 6})
 
     def __init__(self, *args, currency: str = "USD", **kwargs):
@@ -220,7 +228,7 @@ class PortInDetailsForm(AttachMixin, CleanText, FlaskForm, PortInDetailsFields):
 
 
 class PortInNumbersForm(AttachMixin, CleanText, FlaskForm):
-    numbers = TextAreaField("Numbers to add", validators=[DataRequired("Paste at least one number.")],
+    numbers = TextAreaField("Numbers to add", validators=[DataRequired("Paste at least one number."), paste_limit],
                             render_kw={"rows": 4})
     version = VersionField()
 

@@ -7,12 +7,12 @@ import sqlalchemy as sa
 from did_app import clock
 from did_app.db import db, write_transaction
 from did_app.errors import DomainError
+from did_app.form_fields import PASTE_LIMIT_BYTES, PASTE_TOO_LARGE
 from did_app.models import SavedList
 from did_app.numbers import search
 
 LIST_TTL = timedelta(days=30)
-MAX_LIST_BYTES = 1024 * 1024  # 10,000 numbers in any format fit in a tenth of this
-TOO_LARGE = "The pasted text is larger than 1 MB. Paste at most 10,000 numbers."
+MAX_LIST_BYTES, TOO_LARGE = PASTE_LIMIT_BYTES, PASTE_TOO_LARGE  # one limit for every pasted list
 
 
 def save_search_list(text: str, default_country: str) -> str:

@@ -235,3 +235,14 @@ def test_list_mode_reads_tel_entries_and_reports_a_spaced_number_as_one_item(app
     rows = re.findall(r'<tr class="outcome-(\w+)">\s*<th scope="row"[^>]*>(.*?)</th>', body)
     assert rows == [("error", "<code>Number</code>"), ("error", "<code>+1 512 240 772</code>"),
                     ("add", "+1 415-555-0101")]
+
+
+def test_a_paste_over_1_mb_is_refused_next_to_the_field_and_not_echoed(app, client, funded):
+    login(client, "operator")
+    huge = "+14155550101\n" * 90_000  # 1.17 MB
+    response = _post(client, "/numbers/add/preview", RANGE | {"tab": "list", "numbers": huge})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _error(page, "numbers") == "The pasted text is larger than 1 MB. Paste at most 10,000 numbers."
+    assert len(page) < 200_000
+    assert _count(app, Number) == 0

@@ -9,7 +9,7 @@ from did_app import clock, config, filters
 from did_app.errors import register_error_handlers
 from did_app.extensions import csrf, db, login_manager
 from did_app.htmx import add_vary
-from did_app.http_request import AppRequest
+from did_app.http_request import AppRequest, IdConverter
 from did_app.migrations_cli import LazyDbGroup
 from did_app.security import add_cache_headers, add_security_headers, can
 
@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
     app.request_class = AppRequest
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     config.load(app, test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.extensions["clock"] = app.config.get("CLOCK") or clock.SystemClock()

@@ -7,6 +7,7 @@ the way the CSV import drops it from every cell (issue 8 §3).
 """
 from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.routing import IntegerConverter
 
 
 def _clean(value):
@@ -29,3 +30,13 @@ class NulFreeMultiDict(ImmutableMultiDict):
 
 class AppRequest(Request):
     parameter_storage_class = NulFreeMultiDict
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in the URL map: ASCII digits only, 1…2⁶³−1, so an id past the database's integer
+    (or "١") is a 404, never an overflow (issue 8 §3)."""
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, map, fixed_digits=0, min=1, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

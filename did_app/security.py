@@ -25,9 +25,10 @@ CACHEABLE_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login
 def add_cache_headers(response):
     """`Cache-Control: no-store` on every answer to a signed-in user (pages, fragments, redirects,
     errors) and on every CSV, so that no shared cache or browser keeps a copy after logout."""
-    if request.endpoint in CACHEABLE_ENDPOINTS:
+    signed_in = current_user.is_authenticated  # also the redirect of a successful login, after login_user()
+    if request.endpoint in CACHEABLE_ENDPOINTS and not (signed_in and request.endpoint == "auth.login"):
         return response
-    if response.mimetype == "text/csv" or current_user.is_authenticated:
+    if response.mimetype == "text/csv" or signed_in:
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -253,17 +253,19 @@ def authenticate(email: str, password: str, ip: str) -> User:
 
 def _throttle_message(session, now, email, ip) -> str | None:
     """The refusal for an attempt, or None (access.md §4). Failures count when they are in the last
-    15 minutes and after the email's last success: 5 for the email from this IP, 20 for the email,
-    or 20 for the IP refuse it. Throttled attempts are no failures, so they never extend a lock."""
-    since = now - THROTTLE_WINDOW
+    15 minutes (for the email's own limits, only those after its last success): 5 for the email from
+    this IP, 20 for the email, or 20 for the IP refuse it. Throttled attempts are no failures, so they
+    never extend a lock."""
+    window = now - THROTTLE_WINDOW
     last_ok = session.scalar(sa.select(sa.func.max(LoginAttempt.at)).where(
         LoginAttempt.email == email, LoginAttempt.result == "success"))
-    if last_ok is not None and last_ok > since:
-        since = last_ok
+    since_ok = max(window, last_ok) if last_ok is not None else window
     waits = []
-    for scope, limit in ((sa.and_(LoginAttempt.email == email, LoginAttempt.ip == ip), PAIR_LIMIT),
-                         (LoginAttempt.email == email, EMAIL_LIMIT),
-                         (LoginAttempt.ip == ip, IP_LIMIT)):
+    # the IP's count ignores the email's last success: spraying many active accounts from one
+    # address must not reset it with every account's own sign-in
+    for scope, limit, since in ((sa.and_(LoginAttempt.email == email, LoginAttempt.ip == ip), PAIR_LIMIT, since_ok),
+                                (LoginAttempt.email == email, EMAIL_LIMIT, since_ok),
+                                (LoginAttempt.ip == ip, IP_LIMIT, window)):
         count, oldest = session.execute(sa.select(sa.func.count(), sa.func.min(LoginAttempt.at)).where(
             scope, LoginAttempt.result == "failure", LoginAttempt.at > since)).one()
         if count >= limit:

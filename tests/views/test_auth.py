@@ -303,3 +303,12 @@ def test_login_refuses_a_next_that_a_browser_would_read_as_another_site(app, cli
     response = client.post("/login", query_string={"next": target},
                            data={"csrf_token": token, "email": "admin@example.com", "password": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/numbers"
+
+
+def test_an_address_spraying_accounts_stays_locked_whatever_each_account_does(app, clock):
+    """The IP limit ignores the target email's own last success (a spray over active accounts)."""
+    login(app.test_client(), "admin", email="admin@example.com")
+    _failures(app, [(f"guess{i}@example.com", "203.0.113.50") for i in range(20)], minutes_ago=5)
+    assert _login_from(app, "198.51.100.7", "admin@example.com", PASSWORD).status_code == 302  # its own sign-in
+    refused = _login_from(app, "203.0.113.50", "admin@example.com", "wrong password here")
+    assert REFUSED.format(10) in refused.get_data(as_text=True)

@@ -67,3 +67,18 @@ def test_static_files_health_and_login_keep_normal_caching(app, admin):
         assert not _no_store(client.get("/favicon.ico"))
     login_page = anonymous.get("/login")
     assert login_page.status_code == 200 and not _no_store(login_page)
+
+
+def test_login_seen_signed_in_and_the_redirect_that_signs_in_are_no_store(app, admin):
+    assert _no_store(admin.get("/login"))
+    with app.app_context():
+        from did_app.audit import Actor
+        from did_app.auth import service
+
+        service.create_user(Actor(None, "cli", "cli"), email="ada@example.com", display_name="Ada",
+                            role="viewer", password="correct horse battery staple")
+    browser = app.test_client()
+    token = csrf_from(browser.get("/login").get_data(as_text=True))
+    signed_in = browser.post("/login", data={"csrf_token": token, "email": "ada@example.com",
+                                             "password": "correct horse battery staple"})
+    assert signed_in.status_code == 302 and _no_store(signed_in)

@@ -10,6 +10,8 @@ FLASK := $(BIN)/flask --app app
 ADDR := 127.0.0.1:5000
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PYTEST_ARGS ?=
+# pytest-xdist workers (0: one process); a file's tests stay on one worker (module fixtures, scratch files)
+PYTEST_WORKERS ?= 2
 
 # the Python playwright package never fetches a browser here: tests drive Debian's /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -54,7 +56,7 @@ postgres:
 # Fails on any failure, and also when no test ran (all deselected or skipped).
 define run_pytest
 	mkdir -p test-results
-	$(BIN)/pytest --junitxml=test-results/junit.xml $(1) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --junitxml=test-results/junit.xml $(1) $(PYTEST_ARGS)
 	@$(BIN)/python -c 'import sys, xml.etree.ElementTree as ET; \
 		root = ET.parse("test-results/junit.xml").getroot(); \
 		suites = [root] if root.tag == "testsuite" else list(root); \

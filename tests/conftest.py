@@ -14,6 +14,23 @@ from did_app.db import db
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 PG_URL = os.environ.get("DATABASE_URL", "")
 ON_PG = PG_URL.startswith("postgresql")
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """Each pytest-xdist worker gets its own PostgreSQL database beside DATABASE_URL's (created once;
+    the role has CREATEDB), since every test truncates every table."""
+    base = sa.make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+if ON_PG and os.environ.get("PYTEST_XDIST_WORKER"):
+    PG_URL = _worker_database(PG_URL, os.environ["PYTEST_XDIST_WORKER"])
 _pg_tables_created = False
 
 

@@ -5,7 +5,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Valid
 
 from did_app import parsing
 from did_app import reference_lists as lists
-from did_app.form_fields import BoundedIntegerField
+from did_app.form_fields import BoundedIntegerField, VersionField
 
 ROLE_CHOICES = [("admin", "Admin"), ("operator", "Operator"), ("viewer", "Viewer")]
 
@@ -70,6 +70,7 @@ class NewUserForm(AttachMixin, FlaskForm):
 
 
 class EditUserForm(AttachMixin, FlaskForm):
+    version = VersionField()
     display_name = StringField("Name", validators=[
         DataRequired("Enter a name."), Length(1, 80, "Display name must be 1–80 characters.")])
     role = SelectField("Role", choices=ROLE_CHOICES)
@@ -77,6 +78,7 @@ class EditUserForm(AttachMixin, FlaskForm):
 
 
 class SettingsForm(AttachMixin, FlaskForm, SettingsFields):
+    version = VersionField()
     warn_days = BoundedIntegerField("Time-left warn (days)", validators=[InputRequired("Enter a whole number of days.")],
         lo=1, hi=90, message="Enter 1–90 days.")
     critical_days = BoundedIntegerField("Time-left critical (days)", validators=[InputRequired("Enter a whole number of days.")],

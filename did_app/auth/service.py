@@ -10,10 +10,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from did_app import audit, clock
 from did_app.db import db, write_transaction
-from did_app.errors import DomainError
+from did_app.errors import Conflict, DomainError
 from did_app.models import LoginAttempt, User, UserSession
 from did_app.workspace import ensure_workspace
 
+STALE_USER = "This user was changed by someone else meanwhile; the form now shows the current values."
+STALE_SETTINGS = "The settings were changed by someone else meanwhile; the form now shows the current values."
 THROTTLE_WINDOW = timedelta(minutes=15)
 # failures that refuse the next attempt: for the email from this IP, for the email, for the IP
 PAIR_LIMIT, EMAIL_LIMIT, IP_LIMIT = 5, 20, 20
@@ -169,14 +171,20 @@ def _active_admins(session) -> int:
     return session.scalar(sa.select(sa.func.count()).where(User.role == "admin", User.active.is_(True)))
 
 
-def update_user(actor, user_id: int, *, display_name: str, role: str, active: bool) -> User:
-    """Change a user's name, role or active flag. The last active admin stays an active admin."""
+def update_user(actor, user_id: int, *, display_name: str, role: str, active: bool,
+                version: int | None = None) -> User:
+    """Change a user's name, role or active flag. The last active admin stays an active admin.
+
+    Raises Conflict when `version` (the edited form's) is no longer the user's.
+    """
     if not 1 <= len(display_name.strip()) <= 80:
         raise DomainError("Display name must be 1–80 characters.", "display_name")
     with write_transaction() as session:
         user = session.get(User, user_id)
         if user is None:
             raise DomainError("That user does not exist.")
+        if version is not None and version != user.version:
+            raise Conflict(STALE_USER)
         losing_admin = user.role == "admin" and user.active and (role != "admin" or not active)
         if losing_admin and _active_admins(session) <= 1:
             raise DomainError("At least one active admin is required.", "role")
@@ -296,12 +304,18 @@ def sign_out_everywhere(user_id: int) -> None:
         audit.record(audit.Actor(user, "web"), "user.signed_out_everywhere", "user", user.id, user.email)
 
 
-def update_settings(actor, values: dict):
-    """Save workspace settings (admin); the currency is locked once the ledger has a row."""
+def update_settings(actor, values: dict, version: int | None = None):
+    """Save workspace settings (admin); the currency is locked once the ledger has a row.
+
+    Raises Conflict when `version` (the edited form's) is no longer the settings row's; a save that
+    changes something moves the version on.
+    """
     from did_app.models import LedgerEntry
 
     with write_transaction() as session:
         ws = ensure_workspace(session)
+        if version is not None and version != ws.version:
+            raise Conflict(STALE_SETTINGS)
         if "currency" in values and values["currency"] != ws.currency and session.scalar(
                 sa.select(sa.exists().where(LedgerEntry.id.is_not(None)))):
             raise DomainError("The currency is locked once the ledger has entries.", "currency")
@@ -311,6 +325,7 @@ def update_settings(actor, values: dict):
         ws.settings_reviewed = True
         b, a = audit.diff(before, values)
         if a:
+            ws.version += 1  # no version_id_col: balance writes must not make an open Settings form stale
             audit.record(actor, "settings.updated", "workspace", ws.id, ws.name, before=b, after=a)
         if {"forecast_horizon_days", "time_zone"}.intersection(a):
             from did_app.lifecycle import forecast

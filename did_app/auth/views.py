@@ -9,7 +9,8 @@ from did_app import audit
 from did_app.auth import service
 from did_app.auth.forms import ChangePasswordForm, EditUserForm, LoginForm, NewUserForm, SettingsForm, SetupForm
 from did_app.db import db
-from did_app.errors import DomainError
+from did_app.errors import Conflict, DomainError
+from did_app.form_fields import version_of
 from did_app.models import LedgerEntry, User
 from did_app.security import role_required
 from did_app.workspace import current_workspace
@@ -163,7 +164,9 @@ def edit_user(user_id: int):
     if form.validate_on_submit():
         try:
             service.update_user(audit.Actor.current(), user_id, display_name=form.display_name.data,
-                                role=form.role.data, active=form.active.data)
+                                role=form.role.data, active=form.active.data, version=version_of(form))
+        except Conflict as err:
+            return _stale_user(user_id, err)
         except DomainError as err:
             form.attach(err)
         else:
@@ -171,6 +174,14 @@ def edit_user(user_id: int):
             return redirect(url_for("auth.users"))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("auth/user_edit.html", user=user, form=form, temporary=None), status
+
+
+def _stale_user(user_id: int, err):
+    db.session.rollback()
+    user = db.get_or_404(User, user_id)
+    form = EditUserForm(obj=user)
+    form.form_errors.append(err.message)
+    return render_template("auth/user_edit.html", user=user, form=form, temporary=None), 409
 
 
 @bp.post("/users/<int:user_id>/reset-password")
@@ -192,23 +203,35 @@ SETTING_FIELDS = ("time_zone", "default_country", "warn_days", "critical_days", 
 def settings():
     ws = current_workspace()
     locked = _currency_locked()
-    data = {k: getattr(ws, k) for k in SETTING_FIELDS}
-    data.update(workspace_name=ws.name, currency=ws.currency,
-                reminder_offsets=", ".join(str(o) for o in ws.reminder_offsets or []))
-    form = SettingsForm(data=data if request.method == "GET" else None)
-    form.fit_to(ws, locked)
+    form = _settings_form(ws, locked, stored=request.method == "GET")
+    status = 200
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in SETTING_FIELDS}
         values.update(name=form.workspace_name.data.strip(), reminder_offsets=form.reminder_offsets.parsed)
         if not locked:
             values["currency"] = form.currency.data
         try:
-            service.update_settings(audit.Actor.current(), values)
+            service.update_settings(audit.Actor.current(), values, version=version_of(form))
+        except Conflict as err:
+            db.session.rollback()  # the stored values, as the other admin saved them
+            form, status = _settings_form(ws, locked, stored=True), 409
+            form.form_errors.append(err.message)
         except DomainError as err:
             form.attach(err)
         else:
             flash("Settings saved.", "success")
             return redirect(url_for("auth.settings"))
-    status = 422 if form.errors or form.form_errors else 200
+    if status == 200 and (form.errors or form.form_errors):
+        status = 422
     return render_template("auth/settings.html", form=form, currency_locked=locked,
                            stored_currency=ws.currency), status
+
+
+def _settings_form(ws, locked: bool, stored: bool) -> SettingsForm:
+    """The Settings form: filled from the stored row (`stored`), else from the posted fields."""
+    data = {k: getattr(ws, k) for k in SETTING_FIELDS}
+    data.update(workspace_name=ws.name, currency=ws.currency,
+                reminder_offsets=", ".join(str(o) for o in ws.reminder_offsets or []), version=ws.version)
+    form = SettingsForm(formdata=None, data=data) if stored else SettingsForm()
+    form.fit_to(ws, locked)
+    return form

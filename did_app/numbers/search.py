@@ -69,8 +69,9 @@ def _chunk_items(chunk: str, country: str) -> list[str]:
 
 
 def shortened(raw: str) -> str:
-    """What the report shows (and a saved list keeps) of an item too long to be a number."""
-    return f"{raw[:24]}… ({len(raw):,} characters)"
+    """What the report shows (and a saved list keeps) of an item too long to be a number: only its
+    length, none of its text, so a huge paste is neither stored nor echoed back."""
+    return f"(an item of {len(raw):,} characters)"
 
 
 def _valid(item: str, country: str) -> bool:

@@ -1,4 +1,5 @@
 """First run, login and throttling, logout, the Users page and CSRF (access.md §1–§5)."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -98,6 +99,12 @@ def test_login_is_throttled_after_five_failures(app, client, clock):
     with app.app_context():
         results = list(db.session.scalars(sa.select(LoginAttempt.result).order_by(LoginAttempt.id)))
         assert results == ["failure"] * 5 + ["throttled", "success"]
+
+
+def _version(page: str) -> str:
+    """The hidden version an edit form was rendered with."""
+    tag = re.search(r'<input[^>]*name="version"[^>]*>', page).group(0)
+    return re.search(r'value="(\d+)"', tag).group(1)
 
 
 def _login_from(app, ip, email, password):
@@ -235,9 +242,9 @@ def test_admin_creates_a_user_with_a_generated_password(app, client):
 
 def test_the_last_admin_cannot_be_demoted(app, client):
     admin_id = login(client, "admin", email="only@example.com")
-    token = csrf_from(client.get(f"/users/{admin_id}").get_data(as_text=True))
-    response = client.post(f"/users/{admin_id}", data={"csrf_token": token, "display_name": "Only",
-                                                        "role": "viewer", "active": "y"})
+    page = client.get(f"/users/{admin_id}").get_data(as_text=True)
+    response = client.post(f"/users/{admin_id}", data={"csrf_token": csrf_from(page), "display_name": "Only",
+                                                        "role": "viewer", "active": "y", "version": _version(page)})
     assert response.status_code == 422
     assert "At least one active admin is required." in response.get_data(as_text=True)
     with app.app_context():
@@ -271,8 +278,8 @@ def test_settings_page_saves_and_reports_errors_next_to_fields(app, client):
     login(client, "admin")
     html = client.get("/numbers").get_data(as_text=True)
     assert "Please review the workspace settings" in html  # the first admin came from the CLI
-    token = csrf_from(client.get("/settings").get_data(as_text=True))
-    data = {"csrf_token": token, "workspace_name": "Ops", "currency": "USD", "time_zone": "UTC",
+    page = client.get("/settings").get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "version": _version(page), "workspace_name": "Ops", "currency": "USD", "time_zone": "UTC",
             "default_country": "US", "warn_days": "7", "critical_days": "9", "reminder_offsets": "30, 7, 7",
             "forecast_horizon_days": "30", "registration_deadline_days": "30", "resubmit_grace_days": "7",
             "aging_pool_days": "34", "restore_window_days": "35", "undo_window_hours": "24", "digest_hour": "8"}

@@ -142,3 +142,30 @@ def test_settings_refuse_non_ascii_digits_next_to_the_field(app, client):
     response = client.post("/settings", data=data)
     assert response.status_code == 422
     assert re.search(r'id="warn_days-error"[^>]*>Enter 1–90 days.', response.get_data(as_text=True))
+
+
+def test_settings_saved_from_a_stale_form_are_refused_with_the_current_values(app, client):
+    login(client, role="admin")
+    data = _posted_fields(client.get("/settings").get_data(as_text=True), "/settings")
+    other = app.test_client()
+    login(other, role="admin")
+    theirs = _posted_fields(other.get("/settings").get_data(as_text=True), "/settings")
+    assert other.post("/settings", data=theirs | {"workspace_name": "Renamed"}).status_code == 302
+    response = client.post("/settings", data=data | {"workspace_name": "Mine"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409 and "changed by someone else" in page and 'value="Renamed"' in page
+    assert client.post("/settings", data={k: v for k, v in data.items() if k != "version"}).status_code == 422
+    with app.app_context():
+        assert db.session.scalar(sa.select(Workspace.name)) == "Renamed"
+
+
+def test_a_user_edit_from_a_stale_form_is_refused(app, client):
+    login(client, role="admin")
+    target = login(app.test_client(), role="operator")
+    data = _posted_fields(client.get(f"/users/{target}").get_data(as_text=True), f"/users/{target}")
+    first = client.post(f"/users/{target}", data=data | {"display_name": "First", "active": "y"})
+    assert first.status_code == 302
+    stale = client.post(f"/users/{target}", data=data | {"display_name": "Second", "active": "y"})
+    assert stale.status_code == 409 and "changed by someone else" in stale.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, target).display_name == "First"

@@ -783,13 +783,14 @@ def update_trunk_group(actor, group_id: int, values: dict, member_ids,
     return group, notices
 
 
-def set_trunk_order(actor, group_id: int, orders: dict) -> VoiceRoute:
+def set_trunk_order(actor, group_id: int, orders: dict, versions: dict | None = None) -> VoiceRoute:
     """Write priority and weight of the group's members from the group page.
 
-    `orders` maps trunk id → (priority, weight). Raises RouteInvalid with fields
-    "priority-<id>" / "weight-<id>", or DomainError for a trunk that is not a member.
+    `orders` maps trunk id → (priority, weight), `versions` trunk id → the version the page showed.
+    Raises RouteInvalid with fields "priority-<id>" / "weight-<id>", DomainError for a trunk that is
+    not a member or a missing version, Conflict when a member changed since the page was rendered.
     """
-    return _set_order(VOICE, actor, group_id, orders)
+    return _set_order(VOICE, actor, group_id, orders, versions)
 
 
 def delete_trunk_group(actor, group_id: int) -> str:
@@ -797,7 +798,7 @@ def delete_trunk_group(actor, group_id: int) -> str:
     return _delete_group(VOICE, actor, group_id)
 
 
-def _set_order(space: Space, actor, group_id: int, orders: dict):
+def _set_order(space: Space, actor, group_id: int, orders: dict, versions: dict | None):
     check, clean = _Check(), {}
     for trunk_id, (priority, weight) in orders.items():
         tid = parsing.query_id(trunk_id)
@@ -814,6 +815,12 @@ def _set_order(space: Space, actor, group_id: int, orders: dict):
             sa.select(m).where(m.group_id == group_id).with_for_update())}
         if set(clean) - set(members):
             raise DomainError("The members of this group changed. Reload the page and try again.")
+        if versions is not None:  # None: callers without a rendered page (CLI, tests)
+            if any(versions.get(tid) is None for tid in clean):
+                raise DomainError(parsing.VERSION_MESSAGE)
+            if any(members[tid].version != versions[tid] for tid in clean):
+                raise Conflict("A member of this group was changed by someone else meanwhile; "
+                               "the table now shows the current values.")
         watch = _GroupWatch(session, space, actor, [group_id])
         for trunk_id, (priority, weight) in clean.items():
             trunk = members[trunk_id]
@@ -932,12 +939,13 @@ def update_sms_group(actor, group_id: int, values: dict, member_ids,
     return group, notices
 
 
-def set_sms_order(actor, group_id: int, priorities: dict) -> SmsRoute:
+def set_sms_order(actor, group_id: int, priorities: dict, versions: dict | None = None) -> SmsRoute:
     """Write the priority (0–32,767; lower is tried first) of the group's members.
 
-    `priorities` maps trunk id → priority. Raises RouteInvalid with fields "priority-<id>".
+    `priorities` maps trunk id → priority, `versions` as for set_trunk_order. Raises RouteInvalid
+    with fields "priority-<id>", DomainError or Conflict as set_trunk_order does.
     """
-    return _set_order(SMS, actor, group_id, {k: (v, None) for k, v in priorities.items()})
+    return _set_order(SMS, actor, group_id, {k: (v, None) for k, v in priorities.items()}, versions)
 
 
 def delete_sms_group(actor, group_id: int) -> str:

@@ -9,7 +9,15 @@ from did_app import audit
 from did_app.configuration import routes_forms as forms
 from did_app.configuration import routes_service as service
 from did_app.configuration.routes_service import SMS
-from did_app.configuration.trunks import flash_notices, gone, list_filters, posted_ids, posted_int, refused
+from did_app.configuration.trunks import (
+    flash_notices,
+    gone,
+    list_filters,
+    posted_ids,
+    posted_int,
+    posted_versions,
+    refused,
+)
 from did_app.errors import Conflict, DomainError
 from did_app.htmx import render, wants_fragment
 from did_app.security import role_required
@@ -214,9 +222,14 @@ def update_group(group_id: int):
 def order_members(group_id: int):
     """The priority of each member, edited in the group page's members table."""
     group = _group_or_404(group_id)
+    priorities = {tid: posted_int(f"priority-{tid}") for tid in posted_ids("priority-")}
     try:
-        service.set_sms_order(audit.Actor.current(), group_id,
-                              {tid: posted_int(f"priority-{tid}") for tid in posted_ids("priority-")})
+        service.set_sms_order(audit.Actor.current(), group_id, priorities, versions=posted_versions(priorities))
+    except Conflict as err:
+        group = _group_or_404(group_id)
+        form = _stored_group_form(group)
+        form.form_errors.append(err.message)
+        return _group_page(form, group=group, status=409)
     except DomainError as err:
         group = _group_or_404(group_id)
         return _group_page(_stored_group_form(group), group=group, status=422, order_values=request.form,

@@ -213,6 +213,11 @@ def _group_conflict(group_id: int, err):
     return _group_page(form, group=group, status=409)
 
 
+def posted_versions(ids) -> dict:
+    """The `version-<id>` of each posted member (None where missing or unreadable)."""
+    return {tid: parsing.form_version(request.form.get(f"version-{tid}")) for tid in ids}
+
+
 @bp.post("/groups/<int:group_id>/order")
 @role_required("operator")
 def order_members(group_id: int):
@@ -220,7 +225,9 @@ def order_members(group_id: int):
     group = _group_or_404(group_id)
     orders = {tid: (posted_int(f"priority-{tid}"), posted_int(f"weight-{tid}")) for tid in posted_ids("priority-")}
     try:
-        service.set_trunk_order(audit.Actor.current(), group_id, orders)
+        service.set_trunk_order(audit.Actor.current(), group_id, orders, versions=posted_versions(orders))
+    except Conflict as err:
+        return _group_conflict(group_id, err)
     except DomainError as err:
         members = [t.id for t in service.members_of(VOICE, group_id)]
         form = _group_form(formdata=None, data=forms.group_data(group, members))

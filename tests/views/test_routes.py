@@ -279,14 +279,23 @@ def test_member_priorities_and_weights_are_saved_from_the_group_page(app, client
     login(client, "operator")
     url = f"{TRUNKS}/groups/{routes['group']}/order"
     t = routes["trunk"]
-    bad = client.post(url, data={"csrf_token": token(client), f"priority-{t}": "70000", f"weight-{t}": "5"})
+    page = client.get(f"{TRUNKS}/groups/{routes['group']}").get_data(as_text=True)
+    version = re.search(rf'name="version-{t}" value="(\d+)"', page).group(1)
+    data = {"csrf_token": token(client), f"version-{t}": version}
+    bad = client.post(url, data={**data, f"priority-{t}": "70000", f"weight-{t}": "5"})
     assert bad.status_code == 422
     assert f'id="priority-{t}-error" class="field-error">Priority must be 0–65,535.<' in bad.get_data(as_text=True)
-    ok = client.post(url, data={"csrf_token": token(client), f"priority-{t}": "3", f"weight-{t}": "5"})
+    unversioned = client.post(url, data={"csrf_token": token(client), f"priority-{t}": "3", f"weight-{t}": "5"})
+    assert unversioned.status_code == 422 and "out of date or incomplete" in unversioned.get_data(as_text=True)
+    ok = client.post(url, data={**data, f"priority-{t}": "3", f"weight-{t}": "5"})
     assert ok.status_code == 303 and ok.headers["Location"].endswith(f"/groups/{routes['group']}#members")
     with app.app_context():
         trunk = db.session.get(VoiceRoute, t)
         assert (trunk.priority, trunk.weight) == (3, 5)
+    stale = client.post(url, data={**data, f"priority-{t}": "4", f"weight-{t}": "5"})  # the version before "ok"
+    assert stale.status_code == 409 and "changed by someone else" in stale.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(VoiceRoute, t).priority == 3
 
 
 def test_a_stale_edit_gets_409_with_the_current_values(app, client, routes):

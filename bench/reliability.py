@@ -39,7 +39,7 @@ from did_app.db import db, write_transaction
 from did_app.lifecycle import ledger, periods
 from did_app.models import AuditEvent, LedgerEntry, Number, Workspace
 from did_app.models.numbers import features_mask
-from did_app.numbers import status
+from did_app.rules import status
 from did_app.workspace import ensure_workspace
 
 MONTHS_BEHIND = 2  # so each round renews every number three times: e0 → e1 → e2 → e3 (> now)

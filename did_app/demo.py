@@ -52,9 +52,9 @@ from did_app.models import (
     VoiceRoute,
 )
 from did_app.models.numbers import FEATURES, STATUSES
-from did_app.numbers import status as number_status
 from did_app.reference import seed_reference_data
 from did_app.registration.requirements import registration_required, requirement_table
+from did_app.rules import status as number_status
 from did_app.workspace import ensure_workspace
 
 CHUNK = 10_000

@@ -17,7 +17,7 @@ from did_app.models import (
     VoiceRoute,
 )
 from did_app.models.numbers import features_mask
-from did_app.numbers import status
+from did_app.rules import status
 
 _seq = itertools.count(1)
 

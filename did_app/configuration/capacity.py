@@ -3,12 +3,13 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, g, make_response, redirect, render_template, url_for
 
 from did_app import audit, money
-from did_app.configuration import capacity_rules, capacity_service
+from did_app.configuration import capacity_service
 from did_app.configuration.capacity_forms import ChannelsForm, GroupForm, NewPoolForm, PoolForm, version_of
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
 from did_app.filters import fmt_money
 from did_app.models import AuditEvent, CapacityGroup, CapacityPool
+from did_app.rules import capacity as capacity_rules
 from did_app.security import role_required
 
 bp = Blueprint("capacity", __name__, url_prefix="/capacity")

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from did_app import audit, clock, money
-from did_app.configuration import capacity_rules
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.models import (
@@ -22,7 +21,8 @@ from did_app.models import (
     Number,
     Workspace,
 )
-from did_app.numbers import status
+from did_app.rules import capacity as capacity_rules
+from did_app.rules import status
 
 MAX_QUANTITY = 100_000  # channels bought or removed at once, as the forms allow
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from did_app import audit, clock, phone
-from did_app.configuration import capacity_rules
 from did_app.configuration.capacity_service import InUse
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.models import CapacityGroup, ConfigurationProfile, Number, Rule, SmsRoute, VoiceRoute
 from did_app.models.configuration import RULE_LEVELS
 from did_app.models.numbers import NUMBER_TYPES
-from did_app.numbers import status
+from did_app.rules import capacity as capacity_rules
+from did_app.rules import status
 
 LEVEL_LABELS = {"city": "City", "region": "Region", "number_type": "Number type", "country": "Country",
                 "global": "Global"}

@@ -23,7 +23,7 @@ from did_app import audit, clock, parsing, phone
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.models import AuditEvent, ConfigurationProfile, Number, SmsRoute, VoiceRoute
-from did_app.numbers import status
+from did_app.rules import status
 
 # ---- choices -----------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from did_app import audit, clock, csv_out, money
-from did_app.configuration import capacity_rules
 from did_app.db import chunked, db, write_transaction
 from did_app.errors import DomainError
 from did_app.imports import parser
@@ -18,6 +17,7 @@ from did_app.imports.parser import Group, Lookups, Pool, RowResult, Table
 from did_app.lifecycle import create
 from did_app.models import CapacityGroup, CapacityPool, Number, SmsRoute, VoiceRoute, Workspace
 from did_app.registration.requirements import requirement_table
+from did_app.rules import capacity as capacity_rules
 from did_app.workspace import current_workspace, ensure_workspace
 
 SHOWN_ROWS = 1000

@@ -16,7 +16,7 @@ from did_app.intake.service import MAX_NUMBERS, Common, check_common, existing_n
 from did_app.lifecycle import create, forecast, ledger, periods, release
 from did_app.models import Identity, Notification, Number, Order, PortInRequest, Workspace
 from did_app.models.lifecycle import PORT_STATUSES
-from did_app.numbers import status
+from did_app.rules import status
 from did_app.security import ROLE_RANK
 
 ADMIN, ANYONE = "admin", "operator"  # the lowest role allowed

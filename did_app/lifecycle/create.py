@@ -17,7 +17,7 @@ from did_app.errors import DomainError
 from did_app.lifecycle import forecast, ledger, periods
 from did_app.models import CapacityGroup, ConfigurationProfile, Number, Order, Workspace
 from did_app.models.numbers import SMS_IN, VOICE_IN
-from did_app.numbers import status
+from did_app.rules import status
 
 FIXED_TYPES = ("toll_free", "global")
 ADDED_BY_OTHER = "{number} was added by someone else meanwhile. Review again."

@@ -21,7 +21,7 @@ from did_app.db import write_transaction
 from did_app.lifecycle import forecast, ledger, periods, release
 from did_app.models import CapacityPool, Number, VerificationRequest, Workspace
 from did_app.notifications import service as notifications
-from did_app.numbers import status
+from did_app.rules import status
 
 log = logging.getLogger(__name__)
 CHUNK = 500

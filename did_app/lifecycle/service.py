@@ -13,7 +13,7 @@ from did_app.db import write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.lifecycle import forecast, ledger, periods, release
 from did_app.models import Number, Workspace
-from did_app.numbers import status
+from did_app.rules import status
 
 RENEW_MONTHS = (1, 3, 6, 12, 24)
 

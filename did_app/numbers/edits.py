@@ -9,11 +9,11 @@ import re
 import sqlalchemy as sa
 
 from did_app import audit, clock
-from did_app.configuration import capacity_rules
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.models import CapacityGroup, CapacityPool, ConfigurationProfile, Number, SmsRoute, User, VoiceRoute
 from did_app.models.numbers import SWITCHABLE_MODES
+from did_app.rules import capacity as capacity_rules
 
 EDITABLE = ("description", "voice_route_id", "sms_route_id", "capacity_limit", "billing_cycles_count",
             "capacity_group_id", "dedicated_channels", "capacity_pool_id", "next_capacity_mode",
@@ -124,7 +124,7 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
     `number.updated` history row with only the changed fields and recomputes the stored status.
     Returns (number, {field: (before, after)}); nothing is written when nothing changes.
     """
-    from did_app.numbers import status
+    from did_app.rules import status
 
     unknown = set(changes) - set(EDITABLE)
     if unknown:

@@ -5,11 +5,11 @@ import pytest
 import sqlalchemy as sa
 
 from did_app.audit import Actor
-from did_app.configuration import capacity_rules
 from did_app.configuration import capacity_service as svc
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
 from did_app.models import AuditEvent, CapacityGroup, CapacityPool, LedgerEntry, Number, Workspace
+from did_app.rules import capacity as capacity_rules
 from did_app.workspace import ensure_workspace
 from tests import factories as f
 

@@ -30,8 +30,8 @@ from did_app.models import (
 )
 from did_app.models.configuration import RULE_LEVELS
 from did_app.models.numbers import FEATURES, STATUSES
-from did_app.numbers.status import expiring_soon_expr, status_expr
 from did_app.registration.requirements import registration_required, requirement_table
+from did_app.rules.status import expiring_soon_expr, status_expr
 from tests.conftest import ON_PG, reset_database
 
 VOICE_IN, SMS_IN, CNAM_OUT = FEATURES["voice_in"][1], FEATURES["sms_in"][1], FEATURES["cnam_out"][1]

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from did_app import clock
 from did_app.db import db
 from did_app.models import Number
-from did_app.numbers import status
+from did_app.rules import status
 from tests import factories as f
 
 

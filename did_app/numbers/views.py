@@ -402,33 +402,13 @@ def apply_profile(digits: str):
     return _detail_response(_load_number(digits))
 
 
-LIFECYCLE_ACTIONS = {"renew", "cancel", "restore", "remove"}
-
-
-@bp.post("/numbers/<digits>/lifecycle/<action>")
-@role_required("operator")
-def lifecycle_action(digits: str, action: str):
-    """Renew, cancel, restore, or remove and refund one number, after its in-place confirmation."""
-    if action not in LIFECYCLE_ACTIONS:
-        abort(404)
+def _lifecycle_post(digits: str, action: str, run):
+    """One lifecycle action after its in-place confirmation: `run(actor, number, version)` does it and
+    returns the success message, or a response (remove leaves no page to show)."""
     number = _load_number(digits)
-    actor = Actor.current()
     try:
         version = _posted_version()
-        if action == "renew":
-            months = parsing.query_int(request.form.get("months"), 1, max(lifecycle.RENEW_MONTHS)) or 0
-            quote = lifecycle.renew(actor, number.id, months, version=version)
-            message = f"Renewed until {filters.fmt_date(quote.new_expires_at)}."
-        elif action == "cancel":
-            lifecycle.cancel(actor, number.id, version=version)
-            message = "Cancelled. Traffic is blocked; you can restore the number within the restore window."
-        elif action == "restore":
-            quote = lifecycle.restore(actor, number.id, version=version)
-            message = "Restored." + (f" Charged {filters.fmt_money(quote.cost_minor)}." if quote.cost_minor else "")
-        else:
-            refund = lifecycle.remove_and_refund(actor, number.id, version=version)
-            flash(f"{number.number} was removed and {filters.fmt_money(refund)} refunded.", "success")
-            return _redirect(url_for("numbers.index"))
+        outcome = run(Actor.current(), number, version)
     except Conflict as err:
         flash(err.message, "error")
         return _detail_response(_load_number(digits), status=409)
@@ -437,10 +417,52 @@ def lifecycle_action(digits: str, action: str):
             flash(err.message, "error")  # released meanwhile (a job ran): nothing left to show
             return _redirect(url_for("numbers.index"))
         return _detail_response(_load_number(digits), error=err.message, open_action=action, status=422)
-    flash(message, "success")
+    if not isinstance(outcome, str):
+        return outcome
+    flash(outcome, "success")
     if not wants_fragment():
         return redirect(url_for("numbers.show", digits=digits) + "#billing", 303)
     return _detail_response(_load_number(digits))
+
+
+@bp.post("/numbers/<digits>/lifecycle/renew")
+@role_required("operator")
+def renew(digits: str):
+    """Renew one number for the chosen months, charged from the balance (lifecycle.md §5)."""
+    def run(actor, number, version):
+        months = parsing.query_int(request.form.get("months"), 1, max(lifecycle.RENEW_MONTHS)) or 0
+        quote = lifecycle.renew(actor, number.id, months, version=version)
+        return f"Renewed until {filters.fmt_date(quote.new_expires_at)}."
+    return _lifecycle_post(digits, "renew", run)
+
+
+@bp.post("/numbers/<digits>/lifecycle/cancel")
+@role_required("operator")
+def cancel(digits: str):
+    def run(actor, number, version):
+        lifecycle.cancel(actor, number.id, version=version)
+        return "Cancelled. Traffic is blocked; you can restore the number within the restore window."
+    return _lifecycle_post(digits, "cancel", run)
+
+
+@bp.post("/numbers/<digits>/lifecycle/restore")
+@role_required("operator")
+def restore(digits: str):
+    def run(actor, number, version):
+        quote = lifecycle.restore(actor, number.id, version=version)
+        return "Restored." + (f" Charged {filters.fmt_money(quote.cost_minor)}." if quote.cost_minor else "")
+    return _lifecycle_post(digits, "restore", run)
+
+
+@bp.post("/numbers/<digits>/lifecycle/remove")
+@role_required("operator")
+def remove(digits: str):
+    """Remove and refund one number: it leaves the inventory, so the table is shown next."""
+    def run(actor, number, version):
+        refund = lifecycle.remove_and_refund(actor, number.id, version=version)
+        flash(f"{number.number} was removed and {filters.fmt_money(refund)} refunded.", "success")
+        return _redirect(url_for("numbers.index"))
+    return _lifecycle_post(digits, "remove", run)
 
 
 def _redirect(url: str):

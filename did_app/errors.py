@@ -48,8 +48,7 @@ def error_response(status: int, message: str | None = None):
         body = render_template("macros/flash_one.html", category="error", message=message,
                                request_id=request_id if status >= 500 else None)
     else:
-        template = f"errors/{status}.html" if status in (400, 403, 404, 409, 500) else "errors/generic.html"
-        body = render_template(template, status=status, message=message, request_id=request_id)
+        body = render_template("errors/error.html", status=status, message=message, request_id=request_id)
     return make_response(body, status)
 
 

@@ -1,5 +1,5 @@
 """Page-or-fragment rendering for htmx (engineering.md §2)."""
-from flask import get_flashed_messages, request
+from flask import get_flashed_messages, make_response, redirect, request
 from jinja2_fragments.flask import render_block, render_blocks
 
 
@@ -25,6 +25,17 @@ def render(template: str, *blocks: str, flash_oob: bool = False, **context):
         html += render_block("base.html", "flash", oob=True,
                              messages=get_flashed_messages(with_categories=True))
     return html
+
+
+def redirect_to(url: str, htmx_status: int = 200):
+    """Leave the page for `url`: a 303 (PRG), or for htmx a client-side redirect (`HX-Redirect`),
+    so the whole page changes instead of a fragment being swapped into it. htmx acts on the
+    header whatever the status; `htmx_status` only keeps the status each caller answered with."""
+    if wants_fragment():
+        response = make_response("", htmx_status)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
 
 
 def add_vary(response):

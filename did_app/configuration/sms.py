@@ -11,7 +11,6 @@ from did_app.configuration import routes_service as service
 from did_app.configuration.routes_service import SMS
 from did_app.configuration.trunks import (
     flash_notices,
-    gone,
     list_filters,
     posted_ids,
     posted_int,
@@ -19,7 +18,7 @@ from did_app.configuration.trunks import (
     refused,
 )
 from did_app.errors import Conflict, DomainError
-from did_app.htmx import render, wants_fragment
+from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.security import role_required
 
 bp = Blueprint("sms", __name__, url_prefix="/sms-trunks")
@@ -138,7 +137,7 @@ def remove(trunk_id: int):
         form = _trunk_form(trunk.trunk_kind, formdata=None, data=forms.sms_trunk_data(trunk))
         return refused(err, TRUNK_PAGE, lambda refusal: _trunk_page(form, trunk=trunk, refusal=refusal, status=422))
     flash(f"SMS trunk {name} deleted.", "success")
-    return gone(url_for(".index"))
+    return redirect_to(url_for(".index"))
 
 
 # ---- SMS trunk groups ----
@@ -248,4 +247,4 @@ def remove_group(group_id: int):
         form = _stored_group_form(group)
         return refused(err, GROUP_PAGE, lambda refusal: _group_page(form, group=group, refusal=refusal, status=422))
     flash(f"SMS trunk group {name} deleted.", "success")
-    return gone(url_for(".index"))
+    return redirect_to(url_for(".index"))

@@ -12,7 +12,7 @@ from did_app.configuration import routes_forms as forms
 from did_app.configuration import routes_service as service
 from did_app.configuration.routes_service import VOICE
 from did_app.errors import Conflict, DomainError
-from did_app.htmx import render, wants_fragment
+from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.security import role_required
 
 bp = Blueprint("trunks", __name__, url_prefix="/trunks")
@@ -132,7 +132,7 @@ def remove(trunk_id: int):
         form = _trunk_form(trunk.trunk_kind, formdata=None, data=forms.voice_trunk_data(trunk))
         return refused(err, TRUNK_PAGE, lambda refusal: _trunk_page(form, trunk=trunk, refusal=refusal, status=422))
     flash(f"Trunk {name} deleted.", "success")
-    return gone(url_for(".index"))
+    return redirect_to(url_for(".index"))
 
 
 # ---- trunk groups ----
@@ -248,7 +248,7 @@ def remove_group(group_id: int):
         form = _group_form(formdata=None, data=forms.group_data(group, members))
         return refused(err, GROUP_PAGE, lambda refusal: _group_page(form, group=group, refusal=refusal, status=422))
     flash(f"Trunk group {name} deleted.", "success")
-    return gone(url_for(".index"))
+    return redirect_to(url_for(".index"))
 
 
 # ---- helpers shared with the SMS pages ----
@@ -292,12 +292,3 @@ def refused(err: DomainError, template: str, page):
     if wants_fragment():
         return make_response(render_block(template, "delete_result", refusal=refusal), 422)
     return page(refusal)
-
-
-def gone(target: str):
-    """After a delete: 303 to the list, or for htmx a client-side redirect to it."""
-    if wants_fragment():
-        resp = make_response("", 200)
-        resp.headers["HX-Redirect"] = target
-        return resp
-    return redirect(target, 303)

@@ -1,12 +1,12 @@
 """Intake: add single / range / list, port-in requests, orders (lifecycle.md §1, §2, §4, §6)."""
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from did_app.audit import Actor
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
-from did_app.htmx import render, wants_fragment
+from did_app.htmx import redirect_to, render
 from did_app.intake import portin, queries, service
 from did_app.intake.forms import (
     TABS,
@@ -28,15 +28,6 @@ from did_app.security import role_required
 
 bp = Blueprint("intake", __name__)
 LOCATION_FIELDS = {"country", "region", "city"}
-
-
-def _redirect(url: str):
-    """303 to `url`, or for htmx a client-side redirect (the whole page changes)."""
-    if wants_fragment():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
 
 
 def _choices(form) -> None:
@@ -137,7 +128,7 @@ def confirm():
     except DomainError as err:
         return _preview_or_refuse(form, error=err.message, status=422)
     flash(f"{count:,} number{'s' if count != 1 else ''} added ({order.reference}).", "success")
-    return _redirect(url_for("numbers.index", order=order.reference))
+    return redirect_to(url_for("numbers.index", order=order.reference))
 
 
 # ---- port-in requests -----------------------------------------------------------------------

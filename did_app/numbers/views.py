@@ -21,7 +21,7 @@ from did_app import clock, filters, money, parsing
 from did_app.audit import Actor
 from did_app.db import db
 from did_app.errors import Conflict, DomainError, error_response
-from did_app.htmx import render, wants_fragment
+from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.lifecycle import service as lifecycle
 from did_app.models import AuditEvent, Number, SmsRoute, VoiceRoute
 from did_app.numbers import cells, edits, export, filter_options, queries, readiness, report, search, service
@@ -415,7 +415,7 @@ def _lifecycle_post(digits: str, action: str, run):
     except DomainError as err:
         if db.session.scalar(sa.select(Number.id).where(Number.number == "+" + digits)) is None:
             flash(err.message, "error")  # released meanwhile (a job ran): nothing left to show
-            return _redirect(url_for("numbers.index"))
+            return redirect_to(url_for("numbers.index"), htmx_status=204)
         return _detail_response(_load_number(digits), error=err.message, open_action=action, status=422)
     if not isinstance(outcome, str):
         return outcome
@@ -461,16 +461,8 @@ def remove(digits: str):
     def run(actor, number, version):
         refund = lifecycle.remove_and_refund(actor, number.id, version=version)
         flash(f"{number.number} was removed and {filters.fmt_money(refund)} refunded.", "success")
-        return _redirect(url_for("numbers.index"))
+        return redirect_to(url_for("numbers.index"), htmx_status=204)
     return _lifecycle_post(digits, "remove", run)
-
-
-def _redirect(url: str):
-    if wants_fragment():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
 
 
 FIX_CHOICE_MESSAGES = {"voice_route_id": "Choose a voice trunk or trunk group.",

@@ -116,16 +116,20 @@ def _new_user(session, email, display_name, role, password, must_change=False) -
     return user
 
 
+class SetupComplete(DomainError):
+    """First run was already completed (by another browser, meanwhile): there is nothing to set up."""
+
+
 def complete_setup(*, email, display_name, password, confirm, settings: dict) -> User:
     """First run: create the first admin and save the workspace settings in one transaction.
 
-    Raises DomainError "Setup is already complete." when any user exists by then.
+    Raises SetupComplete ("Setup is already complete.") when any user exists by then.
     """
     email = normalise_email(email)
     check_password_rules(password, confirm, email)
     with write_transaction() as session:
         if session.scalar(sa.select(sa.exists().where(User.id.is_not(None)))):
-            raise DomainError("Setup is already complete.")
+            raise SetupComplete("Setup is already complete.")
         user = _new_user(session, email, display_name.strip(), "admin", password)
         _open_session(session, user, clock.now())
         actor = audit.Actor(user, "web")

@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask.views import MethodView
 from flask_login import current_user, login_user, logout_user
 
 from did_app import audit
@@ -30,36 +31,87 @@ def _currency_locked() -> bool:
     return db.session.scalar(sa.select(sa.exists().where(LedgerEntry.id.is_not(None))))
 
 
-@bp.route("/setup", methods=["GET", "POST"])
-def setup():
-    if service.any_user_exists() and request.method == "GET":
-        abort(404)
-    ws = current_workspace()
-    locked = _currency_locked()
-    form = SetupForm(data={"workspace_name": ws.name, "currency": ws.currency,
-                           "time_zone": ws.time_zone, "default_country": ws.default_country}
-                     if request.method == "GET" else None)
-    form.fit_to(ws, locked)
-    if form.validate_on_submit():
-        settings = {"name": form.workspace_name.data.strip(), "time_zone": form.time_zone.data,
-                    "default_country": form.default_country.data}
-        if not locked:
-            settings["currency"] = form.currency.data
-        try:
-            user = service.complete_setup(email=form.email.data, display_name=form.display_name.data,
-                                          password=form.password.data, confirm=form.confirm.data,
-                                          settings=settings)
-        except DomainError as err:
-            if err.message == "Setup is already complete.":
+class Setup(MethodView):
+    """First run: the form while no user exists. GET and POST are one endpoint (`auth.setup`), which
+    the gatekeeper lets through unsigned."""
+
+    def get(self):
+        if service.any_user_exists():
+            abort(404)
+        ws = current_workspace()
+        locked = _currency_locked()
+        form = SetupForm(formdata=None, data={"workspace_name": ws.name, "currency": ws.currency,
+                                              "time_zone": ws.time_zone, "default_country": ws.default_country})
+        form.fit_to(ws, locked)
+        return _setup_page(form, ws, locked, 200)
+
+    def post(self):
+        """The first-run form: the first admin and the workspace settings. A submit after another browser
+        completed setup meanwhile goes to login with the service's message."""
+        ws = current_workspace()
+        locked = _currency_locked()
+        form = SetupForm()
+        form.fit_to(ws, locked)
+        if form.validate_on_submit():
+            settings = {"name": form.workspace_name.data.strip(), "time_zone": form.time_zone.data,
+                        "default_country": form.default_country.data}
+            if not locked:
+                settings["currency"] = form.currency.data
+            try:
+                user = service.complete_setup(email=form.email.data, display_name=form.display_name.data,
+                                              password=form.password.data, confirm=form.confirm.data,
+                                              settings=settings)
+            except service.SetupComplete as err:
                 flash(err.message, "error")
                 return redirect(url_for("auth.login"))
-            form.attach(err)
-        else:
-            _start_session(user)
-            flash("Welcome. Your workspace is ready.", "success")
-            return redirect(url_for("numbers.index"))
-    status = 422 if form.errors or form.form_errors else 200
-    return render_template("auth/setup.html", form=form, currency_locked=locked, stored_currency=ws.currency), status
+            except DomainError as err:
+                form.attach(err)
+            else:
+                _start_session(user)
+                flash("Welcome. Your workspace is ready.", "success")
+                return redirect(url_for("numbers.index"))
+        return _setup_page(form, ws, locked, 422 if form.errors or form.form_errors else 200)
+
+
+class Settings(MethodView):
+    """The workspace settings (admin): one endpoint (`auth.settings`) that the navigation marks current."""
+
+    decorators = [role_required("admin")]
+
+    def get(self):
+        ws = current_workspace()
+        locked = _currency_locked()
+        return _settings_page(_settings_form(ws, locked, stored=True), ws, locked, 200)
+
+    def post(self):
+        ws = current_workspace()
+        locked = _currency_locked()
+        form = _settings_form(ws, locked, stored=False)
+        status = 200
+        if form.validate_on_submit():
+            values = {k: getattr(form, k).data for k in SETTING_FIELDS}
+            values.update(name=form.workspace_name.data.strip(), reminder_offsets=form.reminder_offsets.parsed)
+            if not locked:
+                values["currency"] = form.currency.data
+            try:
+                service.update_settings(audit.Actor.current(), values, version=version_of(form))
+            except Conflict as err:
+                db.session.rollback()  # the stored values, as the other admin saved them
+                form, status = _settings_form(ws, locked, stored=True), 409
+                form.form_errors.append(err.message)
+            except DomainError as err:
+                form.attach(err)
+            else:
+                flash("Settings saved.", "success")
+                return redirect(url_for("auth.settings"))
+        if status == 200 and (form.errors or form.form_errors):
+            status = 422
+        return _settings_page(form, ws, locked, status)
+
+
+def _setup_page(form, ws, locked: bool, status: int):
+    return render_template("auth/setup.html", form=form, currency_locked=locked,
+                           stored_currency=ws.currency), status
 
 
 def _start_session(user) -> None:
@@ -198,33 +250,13 @@ SETTING_FIELDS = ("time_zone", "default_country", "warn_days", "critical_days", 
                   "restore_window_days", "undo_window_hours", "digest_hour")
 
 
-@bp.route("/settings", methods=["GET", "POST"])
-@role_required("admin")
-def settings():
-    ws = current_workspace()
-    locked = _currency_locked()
-    form = _settings_form(ws, locked, stored=request.method == "GET")
-    status = 200
-    if form.validate_on_submit():
-        values = {k: getattr(form, k).data for k in SETTING_FIELDS}
-        values.update(name=form.workspace_name.data.strip(), reminder_offsets=form.reminder_offsets.parsed)
-        if not locked:
-            values["currency"] = form.currency.data
-        try:
-            service.update_settings(audit.Actor.current(), values, version=version_of(form))
-        except Conflict as err:
-            db.session.rollback()  # the stored values, as the other admin saved them
-            form, status = _settings_form(ws, locked, stored=True), 409
-            form.form_errors.append(err.message)
-        except DomainError as err:
-            form.attach(err)
-        else:
-            flash("Settings saved.", "success")
-            return redirect(url_for("auth.settings"))
-    if status == 200 and (form.errors or form.form_errors):
-        status = 422
+def _settings_page(form, ws, locked: bool, status: int):
     return render_template("auth/settings.html", form=form, currency_locked=locked,
                            stored_currency=ws.currency), status
+
+
+bp.add_url_rule("/setup", view_func=Setup.as_view("setup"))
+bp.add_url_rule("/settings", view_func=Settings.as_view("settings"))
 
 
 def _settings_form(ws, locked: bool, stored: bool) -> SettingsForm:

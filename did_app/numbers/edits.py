@@ -69,6 +69,10 @@ def _check_limits(number: Number, changes: dict) -> None:
 
 
 def _check_capacity(number: Number, changes: dict) -> None:
+    if changes.get("dedicated_channels") == 0:
+        changes.pop("capacity_pool_id", None)  # no channels held: a pool chosen with them is moot
+    if changes.get("next_capacity_mode") and "next_monthly_price_minor" not in changes:
+        changes["next_monthly_price_minor"] = number.monthly_price_minor  # the one-click switch keeps the price
     group_id = changes.get("capacity_group_id")
     if group_id is not None and group_id != number.capacity_group_id:
         group = db.session.get(CapacityGroup, group_id)
@@ -120,7 +124,8 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
     """Change any of the editable fields of one number (admin, operator).
 
     Rules: numbers.md §7.2 and configuration.md §6, with their messages (DomainError naming the
-    field). A stale `version` raises Conflict with "Changed by {user} at {time}…". Writes one
+    field). A new capacity mode without a price keeps the current monthly price; a pool given with
+    0 dedicated channels is dropped (releasing the channels clears the pool). A stale `version` raises Conflict with "Changed by {user} at {time}…". Writes one
     `number.updated` history row with only the changed fields and recomputes the stored status.
     Returns (number, {field: (before, after)}); nothing is written when nothing changes.
     """

@@ -21,10 +21,11 @@ from did_app import clock, filters, money, parsing
 from did_app.audit import Actor
 from did_app.db import db
 from did_app.errors import Conflict, DomainError, error_response
+from did_app.form_fields import version_of
 from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.lifecycle import service as lifecycle
 from did_app.models import AuditEvent, Number, SmsRoute, VoiceRoute
-from did_app.numbers import cells, edits, export, filter_options, queries, readiness, report, search, service
+from did_app.numbers import cells, edits, export, filter_options, forms, queries, readiness, report, search, service
 from did_app.security import role_required
 
 bp = Blueprint("numbers", __name__)
@@ -143,39 +144,6 @@ def _row_response(number: Number, *, blocks=("row", "counts"), conflict=None, st
     return render("numbers/index.html", *blocks, flash_oob=True, **context), status
 
 
-def _parse_cell(field: str, form) -> dict:
-    """The posted control as the field's value; a value that can't be read raises DomainError."""
-    raw = (form.get("value") or "").strip()
-    if field == "description":
-        return {"description": form.get("value") or ""}
-    if field in ("voice_route", "sms_route"):
-        return {cells.CELLS[field][2]: _optional_number(raw, 1, parsing.MAX_ID, "Choose a route from the list.",
-                                                        field)}
-    if field == "capacity_limit":
-        return {"capacity_limit": _optional_number(raw, 1, 32767, edits.LIMIT_MESSAGE, field)}
-    mode = form.get("mode")
-    if mode == "unlimited":
-        return {"billing_cycles_count": None}
-    if mode == "zero":
-        return {"billing_cycles_count": 0}
-    if mode != "count":
-        raise DomainError("Choose a renewal mode from the list.", field)
-    count = parsing.query_int(form.get("count"), 1, 999)
-    if count is None:
-        raise DomainError(edits.CYCLES_MESSAGE, field)
-    return {"billing_cycles_count": count}
-
-
-def _optional_number(raw: str, lo: int, hi: int, message: str, field: str) -> int | None:
-    """A posted whole number from lo to hi, None when blank; DomainError(message) otherwise."""
-    if not (raw or "").strip():
-        return None
-    value = parsing.query_int(raw, lo, hi)
-    if value is None:
-        raise DomainError(message, field)
-    return value
-
-
 def _posted_version() -> int:
     """The posted `version` of the edited number; DomainError (no field) when missing or invalid,
     since an edit without one would overwrite a newer change unseen."""
@@ -190,8 +158,9 @@ def _posted_version() -> int:
 def save_cell(number_id: int, field: str):
     _cell_or_404(field)
     try:
-        version = _posted_version()
-        changes = _parse_cell(field, request.form)
+        form = forms.cell_form(field)
+        version = version_of(form)
+        changes = form.changes(request.form)
         edits.update_number(Actor.current(), number_id, version, **changes)
     except Conflict as err:
         flash(err.message, "error")
@@ -331,50 +300,6 @@ def _added_by(number: Number) -> str | None:
     return user.display_name if user else None
 
 
-SECTION_FIELDS = {
-    "general": ("description",),
-    "trunks": ("voice_route_id", "sms_route_id"),
-    "capacity": ("capacity_group_id", "dedicated_channels", "capacity_pool_id", "capacity_limit",
-                 "next_capacity_mode", "next_monthly_price"),
-    "billing": ("mode",),
-    "fix": ("voice_route_id", "sms_route_id", "capacity_group_id", "dedicated_channels", "capacity_pool_id",
-            "next_capacity_mode"),
-}
-
-
-def _optional_int(form, name: str, message: str, lo: int = 1, hi: int = parsing.MAX_ID):
-    return _optional_number(form.get(name), lo, hi, message, name)
-
-
-def _parse_section(section: str, form, number: Number) -> dict:
-    """The posted fields of one details-page form as update_number() changes."""
-    present = [name for name in SECTION_FIELDS[section] if name in form]
-    changes = {}
-    for name in present:
-        if name == "description":
-            changes[name] = form.get(name) or ""
-        elif name in ("voice_route_id", "sms_route_id", "capacity_group_id", "capacity_pool_id"):
-            changes[name] = _optional_int(form, name, "Choose one from the list.")
-        elif name == "capacity_limit":
-            changes[name] = _optional_int(form, name, edits.LIMIT_MESSAGE, hi=32767)
-        elif name == "dedicated_channels":
-            value = _optional_int(form, name, "Enter a whole number of channels from 0 to 32,767.", 0, 32767)
-            changes[name] = value or 0
-        elif name == "next_capacity_mode":
-            changes[name] = form.get(name) or None
-            price = form.get("next_monthly_price")
-            if changes[name] and price is None:  # the one-click switch keeps the current price
-                changes["next_monthly_price_minor"] = number.monthly_price_minor
-            elif changes[name]:
-                changes["next_monthly_price_minor"] = money.parse(price, g.workspace.currency,
-                                                                  "next_monthly_price_minor")
-        elif name == "mode":
-            changes.update(_parse_cell("renewal", form))
-    if section == "capacity" and changes.get("dedicated_channels", 0) == 0 and "capacity_pool_id" in changes:
-        changes.pop("capacity_pool_id")
-    return changes
-
-
 @bp.post("/numbers/<digits>/apply-profile")
 @role_required("operator")
 def apply_profile(digits: str):
@@ -465,30 +390,17 @@ def remove(digits: str):
     return _lifecycle_post(digits, "remove", run)
 
 
-FIX_CHOICE_MESSAGES = {"voice_route_id": "Choose a voice trunk or trunk group.",
-                       "sms_route_id": "Choose an SMS trunk or SMS trunk group.",
-                       "capacity_group_id": "Choose a capacity group.", "capacity_pool_id": "Choose a pool."}
-
-
-def _require_fix_choice(form) -> None:
-    """A fix's select left at "Choose…" raises DomainError: there an empty route is no choice, not "None"."""
-    for name, message in FIX_CHOICE_MESSAGES.items():
-        if name in form and not (form.get(name) or "").strip():
-            raise DomainError(message, name)
-
-
 @bp.post("/numbers/<digits>/sections/<section>")
 @role_required("operator")
 def update_section(digits: str, section: str):
     """Save one details-page form or readiness fix; every section re-renders out of band."""
-    if section not in SECTION_FIELDS:
+    if section not in forms.SECTION_FORMS:
         abort(404)
     number = _load_number(digits)
     try:
-        version = _posted_version()
-        if section == "fix":
-            _require_fix_choice(request.form)
-        changes = _parse_section(section, request.form, number)
+        form = forms.SECTION_FORMS[section]()
+        version = version_of(form)
+        changes = form.changes(request.form)
         _, changed = edits.update_number(Actor.current(), number.id, version, **changes)
     except Conflict as err:
         flash(err.message, "error")

@@ -67,7 +67,37 @@ def country_name(code: str | None) -> str:
     return _EN.territories.get(code, code)
 
 
+# ---- routes (configuration.md §2–§4) ----
+
+def percent(share: float | None) -> str:
+    if share is None:
+        return "—"
+    return f"{share:.1f}".rstrip("0").rstrip(".") + "%"
+
+
+def sms_summary(trunk) -> str:
+    """Where an SMS trunk delivers, in one line for the list and group pages."""
+    s = trunk.settings or {}
+    if trunk.trunk_kind == "sms_to_email":
+        return s.get("send_to") or ""
+    if trunk.trunk_kind == "http_in":
+        return f"{s.get('method') or 'GET'} {s.get('url') or ''}"
+    if trunk.trunk_kind == "smpp_esme":
+        return f"System ID {s.get('system_id') or ''} · {s.get('server_location') or ''}"
+    if trunk.trunk_kind == "smpp_smsc":
+        tls = " · TLS" if s.get("use_tls") else ""
+        return f"{s.get('host') or ''}:{s.get('tx_port') or ''}/{s.get('rx_port') or ''}{tls}"
+    return ""
+
+
+def masked_pairs(pairs) -> list[dict]:
+    """An HTTP-in trunk's headers or query parameters for a reader: the names, each set value as
+    "•••• set" (tokens live there); operators see the values on the trunk's form."""
+    return [{"key": p.get("key"), "value": "•••• set" if p.get("value") else ""} for p in pairs or []]
+
+
 def register(app) -> None:
     app.jinja_env.filters.update(
         datetime=fmt_datetime, date=fmt_date, money=fmt_money, country_name=country_name,
+        percent=percent, sms_summary=sms_summary, masked_pairs=masked_pairs,
         phone=phone.display, currency_name=reference_lists.currency_label, iso=lambda dt: dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else "")

@@ -1,5 +1,5 @@
 """Input shapes for voice and SMS trunks and groups. Rules and their messages live in
-routes_service; these forms only turn posted text into typed values (configuration.md §2–§4)."""
+did_app.rules.routes; these forms only turn posted text into typed values (configuration.md §2–§4)."""
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -14,9 +14,9 @@ from wtforms.utils import unset_value
 
 from did_app import parsing
 from did_app.auth.forms import AttachMixin
-from did_app.configuration import routes_service as rs
 from did_app.errors import DomainError
 from did_app.form_fields import CleanText, IdField, IdListField, VersionField, version_of
+from did_app.rules import routes as rs
 
 
 class WholeNumberField(IntegerField):

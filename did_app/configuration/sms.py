@@ -7,8 +7,8 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from did_app import audit
 from did_app.configuration import routes_forms as forms
+from did_app.configuration import routes_queries as queries
 from did_app.configuration import routes_service as service
-from did_app.configuration.routes_service import SMS
 from did_app.configuration.trunks import (
     flash_notices,
     list_filters,
@@ -19,6 +19,8 @@ from did_app.configuration.trunks import (
 )
 from did_app.errors import Conflict, DomainError
 from did_app.htmx import redirect_to, render, wants_fragment
+from did_app.rules import routes
+from did_app.rules.routes import SMS
 from did_app.security import role_required
 
 bp = Blueprint("sms", __name__, url_prefix="/sms-trunks")
@@ -27,10 +29,10 @@ TRUNK_PAGE, GROUP_PAGE = "configuration/sms_trunk_form.html", "configuration/sms
 
 @bp.get("")
 def index():
-    filters, notes = list_filters(service.SMS_KINDS)
-    trunks, groups, sizes = service.list_routes(SMS, **filters)
+    filters, notes = list_filters(routes.SMS_KINDS)
+    trunks, groups, sizes = queries.list_routes(SMS, **filters)
     return render("configuration/sms_trunks.html", "trunk_table", trunks=trunks, groups=groups, sizes=sizes,
-                  blocked=service.blocked_member_counts(), counts=service.number_counts(SMS), filters=filters, service=service,
+                  blocked=queries.blocked_member_counts(), counts=queries.number_counts(SMS), filters=filters, routes=routes,
                   notes=notes,
                   group_names={g.id: g.name for g in groups})
 
@@ -41,22 +43,22 @@ def _trunk_form(kind: str, **kwargs):
     if kind not in forms.SMS_FORMS:
         abort(404)
     form = forms.SMS_FORMS[kind](**kwargs)
-    form.group_id.choices = [("", "No group"), *service.group_choices(SMS)]
+    form.group_id.choices = [("", "No group"), *queries.group_choices(SMS)]
     return form
 
 
 def _trunk_or_404(trunk_id: int):
-    return service.get_route(SMS, trunk_id, "trunk") or abort(404)
+    return queries.get_route(SMS, trunk_id, "trunk") or abort(404)
 
 
 def _trunk_page(form, *, trunk=None, kind=None, refusal=None, status=200, blocks=()):
     kind = trunk.trunk_kind if trunk is not None else kind
-    group = service.get_route(SMS, trunk.group_id, "group") if trunk is not None and trunk.group_id else None
+    group = queries.get_route(SMS, trunk.group_id, "group") if trunk is not None and trunk.group_id else None
     return render(TRUNK_PAGE, *blocks, form=form, trunk=trunk, kind=kind, group=group, refusal=refusal,
-                  counts=service.number_counts(SMS, [trunk.id, trunk.group_id]) if trunk is not None else {},
-                  service=service,
+                  counts=queries.number_counts(SMS, [trunk.id, trunk.group_id]) if trunk is not None else {},
+                  routes=routes,
                   settings=dict(trunk.settings or {}) if trunk is not None else {},
-                  history=service.history("sms_trunk", trunk.id) if trunk is not None else []), status
+                  history=queries.history("sms_trunk", trunk.id) if trunk is not None else []), status
 
 
 @bp.get("/new/<kind>")
@@ -78,7 +80,7 @@ def create(kind: str):
             flash_notices(f"SMS trunk {trunk.name} created.", notices)
             return redirect(url_for(".show", trunk_id=trunk.id), 303)
     else:
-        form.attach_more(lambda: service.clean_sms_trunk(kind, form.values()))
+        form.attach_more(lambda: routes.clean_sms_trunk(kind, form.values()))
     return _trunk_page(form, kind=kind, status=422)
 
 
@@ -108,7 +110,7 @@ def update(trunk_id: int):
             flash_notices(f"SMS trunk {trunk.name} saved.", notices)
             return redirect(url_for(".show", trunk_id=trunk_id), 303)
     else:
-        form.attach_more(lambda: service.clean_sms_trunk(trunk.trunk_kind, form.values(), trunk))
+        form.attach_more(lambda: routes.clean_sms_trunk(trunk.trunk_kind, form.values(), trunk))
     return _trunk_page(form, trunk=_trunk_or_404(trunk_id), status=422)
 
 
@@ -147,21 +149,21 @@ def _group_form(**kwargs):
 
 
 def _group_or_404(group_id: int):
-    return service.get_route(SMS, group_id, "group") or abort(404)
+    return queries.get_route(SMS, group_id, "group") or abort(404)
 
 
 def _stored_group_form(group):
-    members = [t.id for t in service.members_of(SMS, group.id)]
+    members = [t.id for t in queries.members_of(SMS, group.id)]
     return _group_form(formdata=None, data=forms.group_data(group, members))
 
 
 def _group_page(form, *, group=None, refusal=None, order_errors=None, order_values=None, status=200):
-    members = service.members_of(SMS, group.id) if group is not None else []
-    return render(GROUP_PAGE, form=form, group=group, refusal=refusal, rows=service.try_order(SMS, members),
-                  candidates=service.member_candidates(SMS, group.id if group is not None else None), service=service,
-                  counts=service.number_counts(SMS, [group.id]) if group is not None else {},
+    members = queries.members_of(SMS, group.id) if group is not None else []
+    return render(GROUP_PAGE, form=form, group=group, refusal=refusal, rows=routes.try_order(SMS, members),
+                  candidates=queries.member_candidates(SMS, group.id if group is not None else None), routes=routes,
+                  counts=queries.number_counts(SMS, [group.id]) if group is not None else {},
                   order_errors=order_errors or {}, order_values=order_values or {},
-                  history=service.history("sms_trunk_group", group.id) if group is not None else []), status
+                  history=queries.history("sms_trunk_group", group.id) if group is not None else []), status
 
 
 @bp.get("/groups/new")
@@ -183,7 +185,7 @@ def create_group():
             flash_notices(f"SMS trunk group {group.name} created.", notices)
             return redirect(url_for(".show_group", group_id=group.id), 303)
     else:
-        form.attach_more(lambda: service.clean_group(SMS, form.values(), form.members.data))
+        form.attach_more(lambda: routes.clean_group(SMS, form.values(), form.members.data))
     return _group_page(form, status=422)
 
 
@@ -212,7 +214,7 @@ def update_group(group_id: int):
             flash_notices(f"SMS trunk group {group.name} saved.", notices)
             return redirect(url_for(".show_group", group_id=group_id), 303)
     else:
-        form.attach_more(lambda: service.clean_group(SMS, form.values(), form.members.data))
+        form.attach_more(lambda: routes.clean_group(SMS, form.values(), form.members.data))
     return _group_page(form, group=_group_or_404(group_id), status=422)
 
 

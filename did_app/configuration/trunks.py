@@ -9,10 +9,12 @@ from jinja2_fragments.flask import render_block
 
 from did_app import audit, parsing
 from did_app.configuration import routes_forms as forms
+from did_app.configuration import routes_queries as queries
 from did_app.configuration import routes_service as service
-from did_app.configuration.routes_service import VOICE
 from did_app.errors import Conflict, DomainError
 from did_app.htmx import redirect_to, render, wants_fragment
+from did_app.rules import routes
+from did_app.rules.routes import VOICE
 from did_app.security import role_required
 
 bp = Blueprint("trunks", __name__, url_prefix="/trunks")
@@ -21,10 +23,10 @@ TRUNK_PAGE, GROUP_PAGE = "configuration/trunks_form.html", "configuration/trunks
 
 @bp.get("")
 def index():
-    filters, notes = list_filters(service.TRUNK_KINDS)
-    trunks, groups, sizes = service.list_routes(VOICE, **filters)
+    filters, notes = list_filters(routes.TRUNK_KINDS)
+    trunks, groups, sizes = queries.list_routes(VOICE, **filters)
     return render("configuration/trunks.html", "trunk_table", trunks=trunks, groups=groups, sizes=sizes,
-                  counts=service.number_counts(VOICE), filters=filters, notes=notes,
+                  counts=queries.number_counts(VOICE), filters=filters, notes=notes,
                   group_names={g.id: g.name for g in groups})
 
 
@@ -33,7 +35,7 @@ def sdes_hint():
     """The SDES hint for the chosen transport and media encryption (the form asks on change)."""
     if not wants_fragment():
         return redirect(url_for(".index"), 303)
-    show = service.sdes_in_clear(request.args.get("transport"), request.args.get("media_encryption"))
+    show = routes.sdes_in_clear(request.args.get("transport"), request.args.get("media_encryption"))
     return render(TRUNK_PAGE, "sdes_hint", show_sdes_hint=show)
 
 
@@ -43,24 +45,24 @@ def _trunk_form(kind: str, **kwargs):
     if kind not in forms.TRUNK_FORMS:
         abort(404)
     form = forms.TRUNK_FORMS[kind](**kwargs)
-    form.group_id.choices = [("", "No group"), *service.group_choices(VOICE)]
+    form.group_id.choices = [("", "No group"), *queries.group_choices(VOICE)]
     return form
 
 
 def _trunk_or_404(trunk_id: int):
-    return service.get_route(VOICE, trunk_id, "trunk") or abort(404)
+    return queries.get_route(VOICE, trunk_id, "trunk") or abort(404)
 
 
 def _trunk_page(form, *, trunk=None, kind=None, refusal=None, status=200, blocks=()):
     kind = trunk.trunk_kind if trunk is not None else kind
-    counts = service.number_counts(VOICE, [trunk.id, trunk.group_id]) if trunk is not None else {}
-    group = service.get_route(VOICE, trunk.group_id, "group") if trunk is not None and trunk.group_id else None
+    counts = queries.number_counts(VOICE, [trunk.id, trunk.group_id]) if trunk is not None else {}
+    group = queries.get_route(VOICE, trunk.group_id, "group") if trunk is not None and trunk.group_id else None
     transport = getattr(form, "transport", None)
     media = getattr(form, "media_encryption", None)
     return render(TRUNK_PAGE, *blocks, form=form, trunk=trunk, kind=kind, group=group,
-                  counts=counts, refusal=refusal, service=service, moved=request.form.get("move"),
-                  history=service.history("trunk", trunk.id) if trunk is not None else [],
-                  show_sdes_hint=bool(transport and service.sdes_in_clear(transport.data, media.data))), status
+                  counts=counts, refusal=refusal, routes=routes, moved=request.form.get("move"),
+                  history=queries.history("trunk", trunk.id) if trunk is not None else [],
+                  show_sdes_hint=bool(transport and routes.sdes_in_clear(transport.data, media.data))), status
 
 
 @bp.get("/new/<kind>")
@@ -85,7 +87,7 @@ def create(kind: str):
             flash_notices(f"Trunk {trunk.name} created.", notices)
             return redirect(url_for(".show", trunk_id=trunk.id), 303)
     else:
-        form.attach_more(lambda: service.clean_voice_trunk(kind, form.values()))
+        form.attach_more(lambda: routes.clean_voice_trunk(kind, form.values()))
     return _trunk_page(form, kind=kind, status=422)
 
 
@@ -118,7 +120,7 @@ def update(trunk_id: int):
             flash_notices(f"Trunk {trunk.name} saved.", notices)
             return redirect(url_for(".show", trunk_id=trunk_id), 303)
     else:
-        form.attach_more(lambda: service.clean_voice_trunk(trunk.trunk_kind, form.values(), trunk))
+        form.attach_more(lambda: routes.clean_voice_trunk(trunk.trunk_kind, form.values(), trunk))
     return _trunk_page(form, trunk=_trunk_or_404(trunk_id), status=422)
 
 
@@ -142,16 +144,16 @@ def _group_form(**kwargs):
 
 
 def _group_or_404(group_id: int):
-    return service.get_route(VOICE, group_id, "group") or abort(404)
+    return queries.get_route(VOICE, group_id, "group") or abort(404)
 
 
 def _group_page(form, *, group=None, refusal=None, order_errors=None, order_values=None, status=200):
-    members = service.members_of(VOICE, group.id) if group is not None else []
+    members = queries.members_of(VOICE, group.id) if group is not None else []
     return render(GROUP_PAGE, form=form, group=group, refusal=refusal,
-                  rows=service.try_order(VOICE, members), candidates=service.member_candidates(VOICE, group.id if group is not None else None),
-                  counts=service.number_counts(VOICE, [group.id]) if group is not None else {},
-                  order_errors=order_errors or {}, order_values=order_values or {}, service=service,
-                  history=service.history("trunk_group", group.id) if group is not None else []), status
+                  rows=routes.try_order(VOICE, members), candidates=queries.member_candidates(VOICE, group.id if group is not None else None),
+                  counts=queries.number_counts(VOICE, [group.id]) if group is not None else {},
+                  order_errors=order_errors or {}, order_values=order_values or {}, routes=routes,
+                  history=queries.history("trunk_group", group.id) if group is not None else []), status
 
 
 @bp.get("/groups/new")
@@ -173,14 +175,14 @@ def create_group():
             flash_notices(f"Trunk group {group.name} created.", notices)
             return redirect(url_for(".show_group", group_id=group.id), 303)
     else:
-        form.attach_more(lambda: service.clean_group(VOICE, form.values(), form.members.data))
+        form.attach_more(lambda: routes.clean_group(VOICE, form.values(), form.members.data))
     return _group_page(form, status=422)
 
 
 @bp.get("/groups/<int:group_id>")
 def show_group(group_id: int):
     group = _group_or_404(group_id)
-    members = [t.id for t in service.members_of(VOICE, group_id)]
+    members = [t.id for t in queries.members_of(VOICE, group_id)]
     return _group_page(_group_form(data=forms.group_data(group, members)), group=group)
 
 
@@ -201,13 +203,13 @@ def update_group(group_id: int):
             flash_notices(f"Trunk group {group.name} saved.", notices)
             return redirect(url_for(".show_group", group_id=group_id), 303)
     else:
-        form.attach_more(lambda: service.clean_group(VOICE, form.values(), form.members.data))
+        form.attach_more(lambda: routes.clean_group(VOICE, form.values(), form.members.data))
     return _group_page(form, group=_group_or_404(group_id), status=422)
 
 
 def _group_conflict(group_id: int, err):
     group = _group_or_404(group_id)
-    members = [t.id for t in service.members_of(VOICE, group_id)]
+    members = [t.id for t in queries.members_of(VOICE, group_id)]
     form = _group_form(formdata=None, data=forms.group_data(group, members))
     form.form_errors.append(err.message)
     return _group_page(form, group=group, status=409)
@@ -229,7 +231,7 @@ def order_members(group_id: int):
     except Conflict as err:
         return _group_conflict(group_id, err)
     except DomainError as err:
-        members = [t.id for t in service.members_of(VOICE, group_id)]
+        members = [t.id for t in queries.members_of(VOICE, group_id)]
         form = _group_form(formdata=None, data=forms.group_data(group, members))
         return _group_page(form, group=_group_or_404(group_id), status=422, order_values=request.form,
                            order_errors=dict((f, m) for f, m in getattr(err, "problems", [(None, err.message)])))
@@ -244,7 +246,7 @@ def remove_group(group_id: int):
     try:
         name = service.delete_trunk_group(audit.Actor.current(), group_id)
     except DomainError as err:
-        members = [t.id for t in service.members_of(VOICE, group_id)]
+        members = [t.id for t in queries.members_of(VOICE, group_id)]
         form = _group_form(formdata=None, data=forms.group_data(group, members))
         return refused(err, GROUP_PAGE, lambda refusal: _group_page(form, group=group, refusal=refusal, status=422))
     flash(f"Trunk group {name} deleted.", "success")

@@ -5,11 +5,14 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from did_app import filters
 from did_app.audit import Actor
+from did_app.configuration import routes_queries
 from did_app.configuration import routes_service as rs
 from did_app.db import db
 from did_app.errors import Conflict
 from did_app.models import AuditEvent, ConfigurationProfile, Number, SmsRoute, VoiceRoute
+from did_app.rules import routes
 from tests import factories as f
 
 ACTOR = Actor(None, "cli", "cli")
@@ -205,8 +208,8 @@ def test_a_stale_version_is_a_conflict_and_saves_nothing(ctx):
 
 
 def test_sdes_hint_applies_without_tls():
-    assert rs.sdes_in_clear("udp", "srtp_sdes") and rs.sdes_in_clear("tcp", "srtp_sdes")
-    assert not rs.sdes_in_clear("tls", "srtp_sdes") and not rs.sdes_in_clear("udp", "srtp_dtls")
+    assert routes.sdes_in_clear("udp", "srtp_sdes") and routes.sdes_in_clear("tcp", "srtp_sdes")
+    assert not routes.sdes_in_clear("tls", "srtp_sdes") and not routes.sdes_in_clear("udp", "srtp_dtls")
 
 
 def test_updates_audit_only_the_changed_fields(ctx):
@@ -309,12 +312,12 @@ def test_try_order_and_share_within_priority():
 
     rows = rs.try_order(rs.VOICE, [T("c", 2, 0), T("a", 1, 100), T("d", 3, 10), T("b", 1, 50)])
     assert [(r["trunk"].name, r["order"]) for r in rows] == [("a", 1), ("b", 1), ("c", 2), ("d", 3)]
-    assert [rs.percent(r["share"]) for r in rows] == ["66.7%", "33.3%", "100%", "100%"]
+    assert [filters.percent(r["share"]) for r in rows] == ["66.7%", "33.3%", "100%", "100%"]
     # weight 0 gets a share only when every weight at that priority is 0
     rows = rs.try_order(rs.VOICE, [T("x", 1, 100), T("y", 1, 0)])
-    assert [rs.percent(r["share"]) for r in rows] == ["100%", "0%"]
+    assert [filters.percent(r["share"]) for r in rows] == ["100%", "0%"]
     rows = rs.try_order(rs.VOICE, [T("x", 1, 0), T("y", 1, 0)])
-    assert [rs.percent(r["share"]) for r in rows] == ["50%", "50%"]
+    assert [filters.percent(r["share"]) for r in rows] == ["50%", "50%"]
 
 
 def test_sms_try_order_is_lower_priority_first_and_skips_blocked():
@@ -324,7 +327,7 @@ def test_sms_try_order_is_lower_priority_first_and_skips_blocked():
 
     rows = rs.try_order(rs.SMS, [S("late", 30), S("early", 10), S("off", 5, blocked=True), S("tie", 30)])
     assert [(r["trunk"].name, r["order"]) for r in rows] == [("early", 1), ("late", 2), ("tie", 2), ("off", None)]
-    assert [rs.percent(r["share"]) for r in rows] == ["100%", "50%", "50%", "—"]
+    assert [filters.percent(r["share"]) for r in rows] == ["100%", "50%", "50%", "—"]
 
 
 def test_member_priority_and_weight_are_written_from_the_group_page(ctx):
@@ -481,7 +484,7 @@ def test_sms_member_priorities_are_written_from_the_group_page(ctx):
     group = f.make_sms_group(members=[a, b], name="G")
     rs.set_sms_order(ACTOR, group.id, {a.id: 20, b.id: 10})
     db.session.expire_all()
-    assert [r["trunk"].name for r in rs.try_order(rs.SMS, rs.members_of(rs.SMS, group.id))] == ["B", "A"]
+    assert [r["trunk"].name for r in rs.try_order(rs.SMS, routes_queries.members_of(rs.SMS, group.id))] == ["B", "A"]
     with pytest.raises(rs.RouteInvalid) as exc:
         rs.set_sms_order(ACTOR, group.id, {a.id: 40000})
     assert problems(exc) == {f"priority-{a.id}": "Priority must be 0–32,767."}

@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
-	SCHEDULER=on MALLOC_ARENA_MAX=2 PYTHONOPTIMIZE=2 $(BIN)/gunicorn --no-control-socket -w 2 -k gthread --threads 4 -b $(ADDR) app:app
+	SCHEDULER=on MALLOC_ARENA_MAX=2 $(BIN)/gunicorn --no-control-socket -w 2 -k gthread --threads 4 -b $(ADDR) app:app
 
 dev: venv
 	$(FLASK) db upgrade

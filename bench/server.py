@@ -136,8 +136,7 @@ class Gunicorn:
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "wb")
         # own session: a Ctrl-C reaches only the harness, whose finally stops gunicorn cleanly
-        # PYTHONOPTIMIZE=2 (no docstrings, ~3.5 MB less per worker) as `make run` and the README set it
-        env = {**self.workspace.env, "PYTHONOPTIMIZE": "2"}
+        env = dict(self.workspace.env)  # the settings of `make run` and the README, nothing more
         self.proc = subprocess.Popen(self.command, cwd=REPO, env=env, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

@@ -1,16 +1,16 @@
 """did-app: the My Numbers workspace. `create_app()` builds the Flask app; it starts no threads."""
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask, g, redirect, request, session, url_for
 from flask_login import current_user
 
 from did_app import clock, config, filters
 from did_app.errors import register_error_handlers
-from did_app.extensions import csrf, db, login_manager
+from did_app.extensions import csrf, db, login_manager, migrate
 from did_app.htmx import add_vary
 from did_app.http_request import AppRequest, IdConverter
-from did_app.migrations_cli import LazyDbGroup
 from did_app.security import add_cache_headers, add_security_headers, can
 
 # endpoints reachable without a session (first run and login themselves, health, static)
@@ -34,7 +34,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["clock"] = app.config.get("CLOCK") or clock.SystemClock()
 
     db.init_app(app)
-    app.cli.add_command(LazyDbGroup(app))
+    # render_as_batch: SQLite alters a table by copy and move; the scripts live beside the package
+    migrate.init_app(app, db, render_as_batch=True, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     _init_login(app)
     if app.config["PROXY_FIX"]:
@@ -109,11 +110,9 @@ def _send_page_to(endpoint: str):
 
 
 def _register_hooks(app: Flask) -> None:
-    from did_app import memory
     from did_app.auth import service as auth_service
     from did_app.workspace import current_workspace
 
-    memory.install(app)  # first, so that every request is counted
     from did_app import scheduler
     scheduler.install(app)  # the jobs start on the first served request when SCHEDULER=on
 

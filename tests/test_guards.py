@@ -35,12 +35,3 @@ def test_htmx_is_vendored_with_its_version_and_checksum():
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
     assert (ROOT / "static" / "pico-2.1.1.min.css").exists()
-
-
-def test_the_web_process_does_not_load_alembic():
-    """Flask-Migrate (Alembic, Mako) is loaded only for `flask db …`: about 10 MB per worker."""
-    import subprocess
-    import sys
-    code = "import sys, app; assert 'alembic' not in sys.modules and 'flask_migrate' not in sys.modules"
-    env = {"DATABASE_URL": "sqlite://", "SECRET_KEY": "x", "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)

@@ -16,7 +16,6 @@ from flask_migrate import downgrade, upgrade
 
 from did_app import create_app
 from did_app.db import db
-from did_app.migrations_cli import init_migrate
 from did_app.reference import PROOF_TYPES, REJECT_REASONS
 from did_app.registration.requirements import SEED_ROWS
 
@@ -65,7 +64,6 @@ def migr_app(tmp_path):
         db_url = f"sqlite:///{tmp_path / 'migr.sqlite3'}"
     app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": db_url,
                       "SCHEDULER": "off"})
-    init_migrate(app)
     yield app
     with app.app_context():
         db.session.remove()

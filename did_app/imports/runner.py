@@ -1,7 +1,6 @@
 """Running a web import: in the request for small files, in a background thread for large ones
 (lifecycle.md §3: files over 5,000 rows show a progress bar). Either way the outcome is stored
 (store.py), so the report page, its CSV and a later "run again" work the same."""
-import ctypes
 import logging
 import os
 import threading
@@ -45,19 +44,9 @@ def start(app, token: str, actor, table: Table, *, filename: str, dry_run: bool,
                                           "error": "The import failed with an unexpected error. Nothing was written."})
             finally:
                 db.session.remove()
-                _give_memory_back()
 
     threading.Thread(target=work, name=f"import-{token[:6]}", daemon=True).start()
 
 
 def _base(filename: str, dry_run: bool, skip_existing: bool, rows: int) -> dict:
     return dict(filename=filename, dry_run=dry_run, skip_existing=skip_existing, rows=rows, pid=os.getpid())
-
-
-def _give_memory_back() -> None:
-    """A 100,000-row import peaks at several hundred MB; hand the freed heap back to the OS (glibc
-    keeps it otherwise, and the worker stays large). A no-op elsewhere."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass

@@ -21,6 +21,8 @@ EDITABLE = ("description", "voice_route_id", "sms_route_id", "capacity_limit", "
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 LIMIT_MESSAGE = "Enter a whole number from 1 to 32,767, or leave blank for no limit."
 CYCLES_MESSAGE = "Enter a whole number of renewals from 1 to 999."
+# next_monthly_price_minor=KEEP_PRICE: a one-click mode switch renews at today's price
+KEEP_PRICE = "keep the current price"
 
 
 def clean_description(text: str | None) -> str | None:
@@ -68,11 +70,14 @@ def _check_limits(number: Number, changes: dict) -> None:
             raise DomainError(CYCLES_MESSAGE, "billing_cycles_count")
 
 
-def _check_capacity(number: Number, changes: dict) -> None:
+def _apply_defaults(number: Number, changes: dict) -> None:
     if changes.get("dedicated_channels") == 0:
         changes.pop("capacity_pool_id", None)  # no channels held: a pool chosen with them is moot
-    if changes.get("next_capacity_mode") and "next_monthly_price_minor" not in changes:
-        changes["next_monthly_price_minor"] = number.monthly_price_minor  # the one-click switch keeps the price
+    if changes.get("next_monthly_price_minor") == KEEP_PRICE:
+        changes["next_monthly_price_minor"] = number.monthly_price_minor
+
+
+def _check_capacity(number: Number, changes: dict) -> None:
     group_id = changes.get("capacity_group_id")
     if group_id is not None and group_id != number.capacity_group_id:
         group = db.session.get(CapacityGroup, group_id)
@@ -124,8 +129,9 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
     """Change any of the editable fields of one number (admin, operator).
 
     Rules: numbers.md §7.2 and configuration.md §6, with their messages (DomainError naming the
-    field). A new capacity mode without a price keeps the current monthly price; a pool given with
-    0 dedicated channels is dropped (releasing the channels clears the pool). A stale `version` raises Conflict with "Changed by {user} at {time}…". Writes one
+    field). A new capacity mode with the price KEEP_PRICE renews at the current monthly price; a pool
+    given with 0 dedicated channels is dropped (releasing the channels clears the pool). A stale
+    `version` raises Conflict with "Changed by {user} at {time}…". Writes one
     `number.updated` history row with only the changed fields and recomputes the stored status.
     Returns (number, {field: (before, after)}); nothing is written when nothing changes.
     """
@@ -142,6 +148,7 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
             raise DomainError("This number is no longer in the inventory.")
         if number.version != version:
             raise Conflict(conflict_message(number))
+        _apply_defaults(number, changes)
         _check_routes(number, changes)
         _check_limits(number, changes)
         _check_capacity(number, changes)

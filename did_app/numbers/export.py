@@ -5,7 +5,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from did_app import csv_out, memory, money
+from did_app import csv_out, money
 from did_app.db import db
 from did_app.models import (
     CapacityGroup,
@@ -147,9 +147,3 @@ def generate_csv(conds, sort: str, currency: str):
     """Yield the CSV text in pieces: header first, then about 500 rows per piece."""
     price, names = _price_formatter(currency), _names()
     yield from csv_out.stream(COLUMNS, (_format(row, price, names) for row in _keyset_rows(conds, sort)))
-    _give_memory_back()
-
-
-def _give_memory_back() -> None:
-    """Return the export's freed heap to the OS at once (glibc keeps it otherwise)."""
-    memory.give_back()

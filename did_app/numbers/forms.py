@@ -14,7 +14,7 @@ from did_app import money, parsing
 from did_app.errors import DomainError
 from did_app.form_fields import BoundedIntegerField, CleanText, IdField, VersionField
 from did_app.numbers import cells
-from did_app.numbers.edits import CYCLES_MESSAGE, LIMIT_MESSAGE
+from did_app.numbers.edits import CYCLES_MESSAGE, KEEP_PRICE, LIMIT_MESSAGE
 
 CHANNELS_MESSAGE = "Enter a whole number of channels from 0 to 32,767."
 CHOICE_MESSAGE = "Choose one from the list."
@@ -120,14 +120,19 @@ class SectionForm(NumberForm):
                 changes["dedicated_channels"] = field.data or 0
             elif field.name == "next_capacity_mode":
                 changes["next_capacity_mode"] = field.data or None
-                if changes["next_capacity_mode"] and "next_monthly_price" in formdata:
-                    changes["next_monthly_price_minor"] = money.parse(
-                        self.next_monthly_price.data, g.workspace.currency, "next_monthly_price_minor")
+                if changes["next_capacity_mode"]:
+                    changes["next_monthly_price_minor"] = self._next_price(formdata)
             elif field.name == "mode":
                 changes["billing_cycles_count"] = _billing_cycles(self.mode.data, self.count.data)
             elif field.name not in ("next_monthly_price", "count"):
                 changes[field.name] = field.data
         return changes
+
+    def _next_price(self, formdata):
+        """The posted next price; the one-click switch posts none and keeps today's price."""
+        if "next_monthly_price" not in formdata:
+            return KEEP_PRICE
+        return money.parse(self.next_monthly_price.data, g.workspace.currency, "next_monthly_price_minor")
 
 
 class GeneralForm(SectionForm):

@@ -37,7 +37,7 @@ def objs(app):
         trunk = f.make_voice_trunk(name="Berlin")
         group = f.make_voice_group(members=[trunk], name="EU")
         number = f.make_number(voice_route_id=trunk.id, dedicated_channels=2, capacity_pool_id=pool.id)
-        req = portin.create_port_in(CLI, numbers_text="+14155550201\n+14155550202", details={
+        req = portin.create_port_in(CLI, numbers_text="+16505550201\n+16505550202", details={
             "losing_carrier": "Old Telco", "account_number": None, "requested_date": None, "identity_id": None,
             "notes": None}, common=Common(monthly_price_minor=150, setup_price_minor=0, features=("voice_in",)))
         bare = f.make_number()  # no voice route: its page offers the "Apply profile…" fix

@@ -76,12 +76,15 @@ def test_a_lifecycle_action_without_a_version_is_422_and_writes_nothing(app, cli
     assert _version(app, number["id"]) == 1
 
 
-def test_update_number_keeps_the_price_when_only_the_next_mode_is_given(app, number):
+def test_update_number_keeps_the_price_when_the_switch_asks_for_it(app, number):
+    """The one-click switch posts no price: the form sends KEEP_PRICE and the service keeps today's price
+    (a bare mode change without a price is still refused: tests/services/test_number_edits.py)."""
     with app.app_context():
         n = db.session.get(Number, number["id"])
         assert n.mode_can_switch  # a zero_included local number
         price = n.monthly_price_minor
-        updated, _ = edits.update_number(Actor(), n.id, n.version, next_capacity_mode="two_included")
+        updated, _ = edits.update_number(Actor(), n.id, n.version, next_capacity_mode="two_included",
+                                         next_monthly_price_minor=edits.KEEP_PRICE)
         assert updated.next_capacity_mode == "two_included" and updated.next_monthly_price_minor == price
 
 

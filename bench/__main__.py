@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import data, datasette, explain, measures, scheduler_tick
+from bench import data, datasette, explain, measures, scheduler_tick, soak
 from bench.client import Client
 from bench.machine import CpuWatch
 from bench.server import EMAIL, PASSWORD, REPO, BenchError, Gunicorn, Workspace
@@ -35,11 +35,15 @@ def parse_args(argv):
     p.add_argument("--explain", action="store_true", help="print EXPLAIN QUERY PLAN of every statement")
     p.add_argument("--no-datasette", action="store_true", help="skip the optional Datasette comparison")
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    p.add_argument("--soak", type=float, default=0, metavar="SECONDS",
+                   help="after the measures, mixed traffic for SECONDS and the RSS growth (B10s); 600 for the bar")
     args = p.parse_args(argv)
     if args.numbers < 1000:
         p.error("--numbers must be at least 1000 (B3 pastes 480 existing numbers, B1 needs 50 rows)")
     if not 1 <= args.rounds <= 1000:
         p.error("--rounds must be 1..1000")
+    if not 0 <= args.soak <= 3600:
+        p.error("--soak must be 0..3600 seconds")
     return args
 
 
@@ -92,6 +96,11 @@ def run_http(server: Gunicorn, ds, con, args, inputs: dict) -> tuple[list[Result
     _step(f"B9 throughput, 8 clients for {args.throughput_seconds:.0f} s …")
     out.append(measures.b9_throughput(client, 8, args.throughput_seconds))
     out.append(measures.b10_memory(server))
+    if args.soak:
+        _step(f"B10s soak: mixed traffic, {soak.CLIENTS} clients for {args.soak:.0f} s …")
+        out.append(soak.b10s_soak(client, server, inputs, args.soak, args.seed))
+    else:
+        out.append(soak.not_soaked())
     out.append(measures.server_errors(server))
     client.close()
     return out, compared
@@ -160,7 +169,7 @@ def write_json(path: Path, args, results, info, profiles, started) -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "sqlite": sqlite3.sqlite_version, "platform": platform.platform()},
         "options": {"numbers": args.numbers, "seed": args.seed, "rounds": args.rounds,
-                    "warmup": args.warmup},
+                    "warmup": args.warmup, "soak_seconds": args.soak},
         **info,
         "results": [{"id": r.id, "what": r.what, "figure": r.figure, "bar": r.bar, "result": r.verdict,
                      "data": r.data} for r in results],

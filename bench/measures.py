@@ -15,6 +15,7 @@ from bench.server import BenchError, Gunicorn
 from bench.stats import Result, summary_ms, timed_rounds
 
 HX = {"HX-Request": "true"}
+B10_BAR_MB = 250  # issue 9 §6: gunicorn's master and two workers after the benchmark
 _ROW = re.compile(r'<tr id="number-\d+"')
 _BANNER = re.compile(r"Searched ([\d,]+) numbers: ([\d,]+) found\.")
 _SCRIPT = re.compile(r'<script[^>]*\ssrc="([^"]+)"')
@@ -240,8 +241,8 @@ def b10_memory(server: Gunicorn) -> Result:
     per = server.memory_by_process()
     rss_mb = sum(r for r, _ in per.values()) / 1024
     pss_mb = sum(p for _, p in per.values()) / 1024
-    return Result("B10", f"Server RSS after the run, sum of {len(per)} processes",
-                  f"{rss_mb:.1f} MB (PSS {pss_mb:.1f} MB)", "≤ 200 MB", rss_mb <= 200,
+    return Result("B10", f"B10 after the run: server RSS, sum of {len(per)} processes",
+                  f"{rss_mb:.1f} MB (PSS {pss_mb:.1f} MB)", f"≤ {B10_BAR_MB} MB", rss_mb <= B10_BAR_MB,
                   {"rss_mb": round(rss_mb, 1), "pss_mb": round(pss_mb, 1),
                    "per_process_rss_pss_mb": {str(k): [round(r / 1024, 1), round(p / 1024, 1)]
                                               for k, (r, p) in per.items()}})

@@ -1,6 +1,7 @@
 """The demo workspace's data: countries and their number ranges, names, word lists, constants."""
 from datetime import timedelta
 from decimal import Decimal
+from importlib import resources
 
 from phonenumbers import PhoneNumberType as PT
 
@@ -20,314 +21,27 @@ INTENTS = (("porting", 0.02), ("awaiting", 0.05), ("cancelled", 0.04), ("expired
            ("not_configured", 0.10), ("active", 0.75))
 EXPIRING_SOON_SHARE = 0.10 / 0.90  # of the numbers that are neither porting nor terminated
 
+
 # ---------------------------------------------------------------------------------------------
-# Number templates: country -> (weight, lines "type|national prefix|national length|weight|region|city").
-# Prefixes are real, valid ranges; every generated number is still checked with phonenumbers.
+# Number templates: country -> (weight, lines "type|national prefix|national length|weight|region|city"),
+# read from number_ranges.txt (a table, kept out of the code).
 # ---------------------------------------------------------------------------------------------
-COUNTRIES = {
-    "US": (30, """
-        local|415|10|6|CA|San Francisco
-        local|628|10|2|CA|San Francisco
-        local|212|10|6|NY|New York
-        local|646|10|4|NY|New York
-        local|718|10|2|NY|Brooklyn
-        local|312|10|4|IL|Chicago
-        local|773|10|2|IL|Chicago
-        local|213|10|4|CA|Los Angeles
-        local|310|10|2|CA|Los Angeles
-        local|305|10|3|FL|Miami
-        local|617|10|3|MA|Boston
-        local|206|10|3|WA|Seattle
-        local|512|10|2|TX|Austin
-        local|214|10|3|TX|Dallas
-        local|713|10|3|TX|Houston
-        local|404|10|3|GA|Atlanta
-        local|702|10|2|NV|Las Vegas
-        local|303|10|2|CO|Denver
-        local|602|10|2|AZ|Phoenix
-        local|202|10|2|DC|Washington
-        toll_free|800|10|4||
-        toll_free|888|10|3||
-        toll_free|877|10|2||
-        toll_free|866|10|2||
-        toll_free|855|10|1||
-        toll_free|844|10|1||
-        toll_free|833|10|1||"""),
-    "CA": (4, """
-        local|416|10|3|ON|Toronto
-        local|647|10|1|ON|Toronto
-        local|604|10|2|BC|Vancouver
-        local|514|10|2|QC|Montreal
-        local|403|10|1|AB|Calgary
-        local|613|10|1|ON|Ottawa"""),
-    "GB": (9, """
-        local|207|10|5|England|London
-        local|203|10|3|England|London
-        local|161|10|2|England|Manchester
-        local|121|10|2|England|Birmingham
-        local|131|10|1|Scotland|Edinburgh
-        local|141|10|1|Scotland|Glasgow
-        local|1173|10|1|England|Bristol
-        local|1132|10|1|England|Leeds
-        mobile|74|10|1||
-        mobile|75|10|1||
-        mobile|77|10|2||
-        mobile|78|10|1||
-        mobile|79|10|2||
-        toll_free|800|10|2||
-        toll_free|808|10|1||
-        national|330|10|1||
-        national|333|10|1||"""),
-    "DE": (7, """
-        local|30|10|4|Berlin|Berlin
-        local|89|10|3|Bavaria|Munich
-        local|40|10|2|Hamburg|Hamburg
-        local|69|10|3|Hesse|Frankfurt am Main
-        local|221|10|1|North Rhine-Westphalia|Cologne
-        local|211|10|1|North Rhine-Westphalia|Düsseldorf
-        local|711|10|1|Baden-Württemberg|Stuttgart
-        mobile|151|11|1||
-        mobile|160|11|1||
-        mobile|170|11|1||
-        mobile|176|11|1||
-        mobile|179|11|1||
-        toll_free|800|10|2||
-        shared_cost|1805|11|1||"""),
-    "FR": (4, """
-        local|14|9|3|Île-de-France|Paris
-        local|15|9|1|Île-de-France|Paris
-        local|472|9|1|Auvergne-Rhône-Alpes|Lyon
-        local|491|9|1|Provence-Alpes-Côte d'Azur|Marseille
-        local|561|9|1|Occitanie|Toulouse
-        local|388|9|0.5|Grand Est|Strasbourg
-        local|240|9|0.5|Pays de la Loire|Nantes
-        mobile|6|9|1||
-        mobile|75|9|1||
-        national|9|9|2||
-        toll_free|800|9|1||
-        toll_free|805|9|0.5||
-        shared_cost|810|9|0.5||
-        shared_cost|884|9|0.5||"""),
-    "ES": (3, """
-        local|91|9|3|Madrid|Madrid
-        local|93|9|2|Catalonia|Barcelona
-        local|96|9|1|Valencian Community|Valencia
-        local|954|9|0.5|Andalusia|Seville
-        local|944|9|0.5|Basque Country|Bilbao
-        mobile|6|9|1||
-        toll_free|900|9|1||
-        shared_cost|901|9|0.5||
-        national|51|9|0.5||"""),
-    "IT": (3, """
-        local|02|10|3|Lombardy|Milan
-        local|06|10|2|Lazio|Rome
-        local|011|10|1|Piedmont|Turin
-        local|081|10|1|Campania|Naples
-        mobile|33|10|1||
-        mobile|34|10|1||
-        toll_free|800|9|1||
-        shared_cost|848|9|0.5||"""),
-    "NL": (3, """
-        local|20|9|3|North Holland|Amsterdam
-        local|10|9|2|South Holland|Rotterdam
-        local|70|9|1|South Holland|The Hague
-        local|30|9|1|Utrecht|Utrecht
-        mobile|61|9|1||
-        mobile|62|9|0.5||
-        mobile|64|9|0.5||
-        toll_free|800|7|0.5||
-        national|85|9|1||"""),
-    "AU": (3, """
-        local|29|9|2|NSW|Sydney
-        local|28|9|1|NSW|Sydney
-        local|39|9|2|VIC|Melbourne
-        local|38|9|1|VIC|Melbourne
-        local|73|9|1|QLD|Brisbane
-        local|89|9|0.5|WA|Perth
-        local|88|9|0.5|SA|Adelaide
-        mobile|4|9|1||
-        toll_free|1800|10|1||
-        shared_cost|1300|10|1||"""),
-    "BR": (2.5, """
-        local|113|10|2|SP|São Paulo
-        local|213|10|1|RJ|Rio de Janeiro
-        local|313|10|0.5|MG|Belo Horizonte
-        local|613|10|0.5|DF|Brasília
-        mobile|119|11|1||
-        mobile|219|11|0.5||
-        toll_free|800|10|0.5||"""),
-    "MX": (2, """
-        local|55|10|3|CDMX|Mexico City
-        local|33|10|1|Jalisco|Guadalajara
-        local|81|10|1|Nuevo León|Monterrey
-        toll_free|800|10|1||"""),
-    "SE": (1.5, """
-        local|8|9|2|Stockholm|Stockholm
-        local|31|9|1|Västra Götaland|Gothenburg
-        local|40|9|0.5|Skåne|Malmö
-        mobile|70|9|0.5||
-        mobile|72|9|0.5||
-        mobile|73|9|0.5||
-        mobile|76|9|0.5||
-        toll_free|20|9|0.5||
-        national|10|9|0.5||"""),
-    "BE": (1.5, """
-        local|2|8|2|Brussels|Brussels
-        local|3|8|1|Antwerp|Antwerp
-        mobile|47|9|0.5||
-        mobile|48|9|0.5||
-        mobile|49|9|0.5||
-        toll_free|800|8|0.5||"""),
-    "AT": (1.2, """
-        local|1|9|2|Vienna|Vienna
-        local|316|9|0.5|Styria|Graz
-        local|662|9|0.5|Salzburg|Salzburg
-        mobile|664|10|0.5||
-        mobile|676|10|0.5||
-        toll_free|800|9|0.5||"""),
-    "CH": (1.2, """
-        local|44|9|2|Zurich|Zurich
-        local|22|9|1|Geneva|Geneva
-        local|31|9|0.5|Bern|Bern
-        local|61|9|0.5|Basel-Stadt|Basel
-        mobile|76|9|0.5||
-        mobile|78|9|0.5||
-        mobile|79|9|0.5||
-        toll_free|800|9|0.5||
-        shared_cost|848|9|0.5||"""),
-    "IE": (1, """
-        local|1|9|2|Leinster|Dublin
-        local|21|9|0.5|Munster|Cork
-        local|91|8|0.5|Connacht|Galway
-        mobile|85|9|0.5||
-        mobile|86|9|0.5||
-        mobile|87|9|0.5||
-        toll_free|1800|10|0.5||"""),
-    "PL": (1.2, """
-        local|22|9|2|Masovia|Warsaw
-        local|12|9|1|Lesser Poland|Kraków
-        local|71|9|0.5|Lower Silesia|Wrocław
-        local|58|9|0.5|Pomerania|Gdańsk
-        mobile|50|9|0.5||
-        mobile|60|9|0.5||
-        mobile|69|9|0.5||
-        toll_free|800|10|0.5||"""),
-    "PT": (1, """
-        local|21|9|2|Lisbon|Lisbon
-        local|22|9|1|Porto|Porto
-        mobile|91|9|0.5||
-        mobile|93|9|0.5||
-        mobile|96|9|0.5||
-        toll_free|800|9|0.5||"""),
-    "DK": (0.8, """
-        local|33|8|2|Capital Region|Copenhagen
-        toll_free|80|8|0.5||"""),
-    "NO": (0.8, """
-        local|22|8|2|Oslo|Oslo
-        mobile|46|8|1||
-        mobile|9|8|1||
-        toll_free|800|8|0.5||"""),
-    "FI": (0.7, """
-        local|9|9|2|Uusimaa|Helsinki
-        mobile|40|9|1||
-        mobile|50|9|1||
-        toll_free|800|9|0.5||"""),
-    "CZ": (0.7, """
-        local|2|9|2|Prague|Prague
-        mobile|73|9|0.5||
-        mobile|77|9|0.5||
-        toll_free|800|9|0.5||"""),
-    "GR": (0.6, """
-        local|21|10|2|Attica|Athens
-        mobile|69|10|1||
-        toll_free|800|10|0.5||"""),
-    "RO": (0.6, """
-        local|21|9|2|Bucharest|Bucharest
-        mobile|72|9|0.5||
-        mobile|74|9|0.5||
-        toll_free|800|9|0.5||"""),
-    "HU": (0.5, """
-        local|1|8|2|Budapest|Budapest
-        mobile|20|9|0.5||
-        mobile|30|9|0.5||
-        mobile|70|9|0.5||
-        toll_free|80|8|0.5||"""),
-    "SK": (0.4, """
-        local|2|9|2|Bratislava|Bratislava
-        mobile|91|9|1||"""),
-    "BG": (0.4, """
-        local|2|8|2|Sofia City|Sofia
-        mobile|87|9|0.5||
-        mobile|88|9|0.5||
-        mobile|89|9|0.5||"""),
-    "HR": (0.4, """
-        local|1|8|2|City of Zagreb|Zagreb
-        mobile|91|9|0.5||
-        mobile|92|9|0.5||
-        mobile|98|9|0.5||"""),
-    "LT": (0.3, """
-        local|52|8|2||Vilnius
-        mobile|6|8|1||"""),
-    "LV": (0.3, """
-        local|67|8|2||Riga
-        mobile|2|8|1||"""),
-    "EE": (0.3, """
-        local|6|7|2||Tallinn
-        mobile|5|8|1||"""),
-    "IL": (0.8, """
-        local|3|8|2||Tel Aviv
-        local|2|8|1||Jerusalem
-        mobile|52|9|1||
-        mobile|50|9|1||
-        toll_free|1800|10|0.5||"""),
-    "ZA": (1, """
-        local|11|9|2|Gauteng|Johannesburg
-        local|21|9|1|Western Cape|Cape Town
-        local|31|9|0.5|KwaZulu-Natal|Durban
-        mobile|82|9|0.5||
-        mobile|83|9|0.5||
-        mobile|84|9|0.5||
-        toll_free|800|9|0.5||"""),
-    "JP": (1, """
-        local|3|9|2|Tokyo|Tokyo
-        local|6|9|1|Osaka|Osaka
-        mobile|90|10|0.5||
-        mobile|80|10|0.5||
-        toll_free|120|9|0.5||
-        national|50|10|0.5||"""),
-    "SG": (0.8, """
-        local|6|8|2||
-        mobile|8|8|1||
-        mobile|9|8|0.5||
-        toll_free|1800|11|0.5||"""),
-    "HK": (0.8, """
-        local|2|8|2||
-        local|3|8|1||
-        mobile|6|8|1||
-        mobile|9|8|0.5||
-        toll_free|800|9|0.5||"""),
-    "NZ": (0.6, """
-        local|9|8|2|Auckland|Auckland
-        local|4|8|1|Wellington|Wellington
-        local|3|8|0.5|Canterbury|Christchurch
-        mobile|21|9|0.5||
-        mobile|22|9|0.5||
-        mobile|27|9|0.5||
-        toll_free|800|9|0.5||"""),
-    "AR": (0.6, """
-        local|11|10|2|Buenos Aires|Buenos Aires
-        toll_free|800|10|0.5||"""),
-    "CL": (0.6, """
-        local|22|9|2|Santiago Metropolitan|Santiago
-        toll_free|800|9|0.5||"""),
-    "CO": (0.6, """
-        local|601|10|2|Bogotá|Bogotá
-        local|604|10|1|Antioquia|Medellín
-        mobile|31|10|1||
-        toll_free|1800|11|0.5||"""),
-    "001": (0.3, """
-        global||8|1||"""),
-}
+def _read_ranges(text: str) -> dict[str, tuple]:
+    """number_ranges.txt as {country: (weight, its range lines)}, in the file's order."""
+    countries: dict[str, tuple] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line[0].isspace():
+            weight, lines = countries[country]
+            countries[country] = (weight, f"{lines}\n{line.strip()}")
+        else:
+            country, weight = line.split()
+            countries[country] = (int(weight) if weight.isdigit() else float(weight), "")
+    return countries
+
+
+COUNTRIES = _read_ranges((resources.files("did_app.demo") / "number_ranges.txt").read_text(encoding="utf-8"))
 CALLING_CODES = {"001": 800}
 
 ACCEPTED_TYPES = {

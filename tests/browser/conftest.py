@@ -1,16 +1,22 @@
 """Browser tests: Debian's chromium driven by Playwright against a live werkzeug server."""
+import re
 import threading
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from did_app import create_app
 from did_app.clock import FakeClock
 from did_app.db import db
+from did_app.workspace import current_workspace
 from tests.conftest import ON_PG, PG_URL, T0
 
 CHROMIUM = "/usr/bin/chromium"
+ADMIN_EMAIL, ADMIN_NAME = "ada@example.com", "Ada Admin"
+PASSWORD = "correct horse battery staple"
+_CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +80,34 @@ def page(page, live_server):
     page.set_default_timeout(10_000)
     yield page
     assert outside == [], f"requests left the host: {outside}"
+
+
+@pytest.fixture
+def first_admin(live_app, live, page):
+    """Sign the page in as the first admin (Ada, PASSWORD), as /setup leaves things, without driving the form.
+
+    For tests that only need an admin signed in: `first_admin()` where they would fill the form. The
+    form's own POST goes through the page's request context (which shares the browser's cookies),
+    with what the form shows by default, so the app does exactly what a submit does; then the page
+    opens My Numbers. The setup form itself is driven in the tests that are about it (README path,
+    account, routes, import, billing, capacity).
+    """
+    def sign_in() -> None:
+        form = page.request.get(live + "/setup")
+        assert form.ok, f"GET /setup answered {form.status}"
+        html = form.text()
+        with live_app.app_context():
+            ws = current_workspace()  # what GET /setup showed (the defaults when no row exists yet)
+            fields = {"workspace_name": ws.name, "time_zone": ws.time_zone,
+                      "default_country": ws.default_country, "currency": ws.currency}
+            db.session.remove()
+        if "Locked: the ledger already has entries." in html:
+            del fields["currency"]  # a disabled field: the browser does not send it
+        answer = page.request.post(live + "/setup", form={
+            "csrf_token": _CSRF_FIELD.search(html).group(1), "display_name": ADMIN_NAME, "email": ADMIN_EMAIL,
+            "password": PASSWORD, "confirm": PASSWORD, **fields})
+        assert answer.ok and answer.url.endswith("/numbers"), f"POST /setup ended at {answer.url} ({answer.status})"
+        page.goto(live + "/numbers")
+        expect(page.get_by_role("heading", name="My Numbers")).to_be_visible()
+
+    return sign_in

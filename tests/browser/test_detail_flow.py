@@ -8,7 +8,6 @@ from playwright.sync_api import expect
 from did_app.db import db
 from did_app.workspace import ensure_workspace
 from tests import factories as f
-from tests.browser.test_inline_edit_flow import _setup_admin
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("DETAIL_SCREENSHOTS")  # a folder: save before/after screenshots there
@@ -20,14 +19,14 @@ def _shot(page_or_section, name):
         page_or_section.screenshot(path=os.path.join(SHOTS, name), **extra)
 
 
-def test_renew_updates_the_header_balance_and_history_without_a_reload(live_app, live, page):
+def test_renew_updates_the_header_balance_and_history_without_a_reload(live_app, live, page, first_admin):
     with live_app.app_context():
         ws = ensure_workspace(db.session)
         ws.balance_minor = 10_000
         db.session.commit()
         trunk = f.make_voice_trunk(name="sip-main")
         f.make_number(number="+14155550042", voice_route_id=trunk.id, monthly_price_minor=150)
-    _setup_admin(page, live)
+    first_admin()
     page.goto(live + "/numbers/14155550042")
     balance, history = page.locator("#header-balance"), page.locator("#history")
     expect(balance).to_have_text("$100.00")
@@ -48,7 +47,7 @@ def test_renew_updates_the_header_balance_and_history_without_a_reload(live_app,
     _shot(page, "detail-after-renew.png")
 
 
-def test_the_capacity_fix_preselects_the_country_habit_and_choose_is_refused(live_app, live, page):
+def test_the_capacity_fix_preselects_the_country_habit_and_choose_is_refused(live_app, live, page, first_admin):
     with live_app.app_context():
         trunk = f.make_voice_trunk(name="sip-main")
         pool = f.make_pool(countries=("US", "CA"), name="North America pool")
@@ -60,7 +59,7 @@ def test_the_capacity_fix_preselects_the_country_habit_and_choose_is_refused(liv
                       capacity_mode="zero_included", channels_included=0)
         f.make_number(number="+14165550100", country="CA", city="Toronto", voice_route_id=trunk.id,
                       capacity_mode="zero_included", channels_included=0)
-    _setup_admin(page, live)
+    first_admin()
     page.goto(live + "/numbers/13125550199")
     readiness = page.locator("#readiness")
     group = readiness.get_by_label("Capacity group")

@@ -12,16 +12,6 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery staple"
 
 
-def _setup_admin(page, live):
-    page.goto(live + "/setup")
-    page.get_by_label("Your name").fill("Ada Admin")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
-    page.get_by_role("button", name="Create admin and open My Numbers").click()
-    expect(page.get_by_role("heading", name="My Numbers")).to_be_visible()
-
-
 def _login(page, live):
     page.goto(live + "/login")
     page.get_by_label("Email").fill("ada@example.com")
@@ -48,9 +38,9 @@ def _active_count(page):
     return page.get_by_role("button", name=re.compile(r"^Active")).locator(".count")
 
 
-def test_configure_numbers_inline_and_from_the_checklist(live_app, live, page):
+def test_configure_numbers_inline_and_from_the_checklist(live_app, live, page, first_admin):
     ids = _data(live_app)
-    _setup_admin(page, live)
+    first_admin()
     expect(_active_count(page)).to_have_text("1")
 
     # assign a trunk inline: the row turns Active and the count goes up without a reload
@@ -87,9 +77,9 @@ def test_configure_numbers_inline_and_from_the_checklist(live_app, live, page):
     expect(_active_count(page)).to_have_text("4")
 
 
-def test_an_invalid_limit_shows_its_message_and_writes_nothing(live_app, live, page):
+def test_an_invalid_limit_shows_its_message_and_writes_nothing(live_app, live, page, first_admin):
     ids = _data(live_app)
-    _setup_admin(page, live)
+    first_admin()
     page.get_by_role("button", name="Edit capacity limit of +1 415-555-0002").click()
     cell = page.locator(f"#number-{ids['plain']}-capacity_limit")
     cell.get_by_label(re.compile("^Capacity limit of")).fill("40000")
@@ -106,9 +96,9 @@ def test_an_invalid_limit_shows_its_message_and_writes_nothing(live_app, live, p
         assert n.capacity_limit is None and n.version == 1
 
 
-def test_two_browsers_editing_the_same_row(live_app, live, page, browser):
+def test_two_browsers_editing_the_same_row(live_app, live, page, browser, first_admin):
     ids = _data(live_app)
-    _setup_admin(page, live)
+    first_admin()
     other = browser.new_context().new_page()
     _login(other, live)
     for p in (page, other):

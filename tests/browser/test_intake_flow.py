@@ -13,22 +13,11 @@ from did_app.models import LedgerEntry, Number, Order, Workspace
 from tests import factories as f
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery staple"
 CLI = Actor(None, "cli", "cli")
 
 
-def _first_admin(page, live):
-    page.goto(live + "/setup")
-    page.get_by_label("Your name").fill("Ada Admin")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
-    page.get_by_role("button", name="Create admin and open My Numbers").click()
-    expect(page.get_by_role("heading", name="My Numbers")).to_be_visible()
-
-
-def test_add_a_range_with_a_rule_then_find_it_by_order(live_app, live, page):
-    _first_admin(page, live)
+def test_add_a_range_with_a_rule_then_find_it_by_order(live_app, live, page, first_admin):
+    first_admin()
     with live_app.app_context():
         db.session.scalar(sa.select(Workspace)).balance_minor = 100_00
         db.session.commit()

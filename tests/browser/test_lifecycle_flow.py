@@ -7,19 +7,18 @@ from did_app.db import db
 from did_app.models import Number
 from did_app.workspace import ensure_workspace
 from tests import factories as f
-from tests.browser.test_inline_edit_flow import _setup_admin
 
 pytestmark = pytest.mark.browser
 
 
-def test_cancel_then_restore_on_the_details_page(live_app, live, page):
+def test_cancel_then_restore_on_the_details_page(live_app, live, page, first_admin):
     with live_app.app_context():
         ws = ensure_workspace(db.session)
         ws.balance_minor = 10_000
         db.session.commit()
         trunk = f.make_voice_trunk(name="sip-main")
         number_id = f.make_number(number="+14155550042", voice_route_id=trunk.id).id
-    _setup_admin(page, live)
+    first_admin()
     page.goto(live + "/numbers/14155550042")
     billing = page.locator("#billing")
 

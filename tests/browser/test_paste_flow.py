@@ -9,24 +9,13 @@ from playwright.sync_api import expect
 from tests import factories as f
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery staple"
 
 
-def _first_admin(page, live):
-    page.goto(live + "/setup")
-    page.get_by_label("Your name").fill("Ada Admin")
-    page.get_by_label("Email").fill("ada@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Confirm password").fill(PASSWORD)
-    page.get_by_role("button", name="Create admin and open My Numbers").click()
-    expect(page.get_by_role("heading", name="My Numbers")).to_be_visible()
-
-
-def test_a_pasted_list_with_a_tel_entry_a_heading_and_a_spaced_number_is_reported(live_app, live, page):
+def test_a_pasted_list_with_a_tel_entry_a_heading_and_a_spaced_number_is_reported(live_app, live, page, first_admin):
     with live_app.app_context():
         for i in range(4):
             f.make_number(number=f"+1415555{1000 + i}", description=f"Sales line {i}")
-    _first_admin(page, live)
+    first_admin()
     expect(page.locator("tbody tr")).to_have_count(4)
 
     pasted = "Number\ntel:+1 415 555 1000\n(415) 555-1001\n+1 512 240 772\n+14155559999"

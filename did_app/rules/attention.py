@@ -70,7 +70,8 @@ def bounds(ws, now: datetime) -> dict:
 
 
 def reason(number, ws, now: datetime) -> str | None:
-    """The key of MESSAGES for why `number` needs attention now, or None (stored columns loaded)."""
+    """The key of MESSAGES for why `number` needs attention now, or None. Reads the stored status
+    and the verification request, which the caller loads with the number."""
     b = bounds(ws, now)
     request = number.verification_request
     static = static_reason(number, number.status, request.status if request is not None else None)

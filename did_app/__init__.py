@@ -2,8 +2,9 @@
 import logging
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, g, make_response, redirect, request, session, url_for
 from flask_login import current_user
 
 from did_app import clock, config, filters
@@ -12,6 +13,7 @@ from did_app.extensions import csrf, db, login_manager, migrate
 from did_app.htmx import add_vary
 from did_app.http_request import AppRequest, IdConverter
 from did_app.security import add_cache_headers, add_security_headers, can
+from did_app.workspace import current_workspace
 
 # endpoints reachable without a session (first run and login themselves, health, static)
 PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login", "auth.setup"}
@@ -47,13 +49,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     # block tags leave no blank lines or indentation behind: the table page is 50 rows × 15 cells
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
-    from did_app.workspace import current_workspace
     app.jinja_env.globals.update(
         oob=False, can=can, workspace=current_workspace, nav_links=NAV_LINKS,
         has_endpoint=lambda endpoint: endpoint in app.view_functions)
     _register_blueprints(app)
     _register_hooks(app)
 
+    # the CLI modules import areas: loaded when an app is built, not with the package, which every
+    # did_app module imports first
     from did_app import cli, ops_cli
     from did_app.imports import cli as import_cli
     cli.register(app)
@@ -63,6 +66,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    # the views import every area: loaded when an app is built, not with the package, which every
+    # did_app module imports first
     from did_app.activity.views import bp as activity_bp
     from did_app.auth.views import bp as auth_bp
     from did_app.billing.views import bp as billing_bp
@@ -80,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
+    # an area's service: loaded when an app is built, not with the package (see _register_blueprints)
     from did_app.auth import service as auth_service
 
     login_manager.init_app(app)
@@ -95,10 +101,6 @@ def _unauthorized():
 def _send_page_to(endpoint: str):
     """The whole page goes to `endpoint`, with ?next= the page to come back to: htmx gets 401 with
     HX-Redirect (never a form squeezed into a table cell), other requests a 302."""
-    from urllib.parse import urlsplit
-
-    from flask import make_response
-
     if request.headers.get("HX-Request") == "true":
         current = urlsplit(request.headers.get("HX-Current-URL", "")).path or url_for("numbers.index")
         resp = make_response("", 401)
@@ -110,10 +112,9 @@ def _send_page_to(endpoint: str):
 
 
 def _register_hooks(app: Flask) -> None:
-    from did_app.auth import service as auth_service
-    from did_app.workspace import current_workspace
-
+    # the scheduler imports every area's jobs: loaded when an app is built, not with the package
     from did_app import scheduler
+    from did_app.auth import service as auth_service
     scheduler.install(app)  # the jobs start on the first served request when SCHEDULER=on
 
     @app.before_request

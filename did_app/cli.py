@@ -4,6 +4,7 @@ import sys
 import click
 
 from did_app import audit
+from did_app.auth import service
 from did_app.errors import DomainError
 
 
@@ -20,7 +21,6 @@ def register(app) -> None:
     @click.option("--name", "display_name", default=None, help="Display name (default: from the email).")
     def create_user(email, role, password_stdin, display_name):
         """Create a user; without --password-stdin a generated password is printed once."""
-        from did_app.auth import service
 
         password = sys.stdin.readline().rstrip("\n") if password_stdin else None
         name = display_name or email.split("@")[0]
@@ -39,6 +39,7 @@ def register(app) -> None:
     @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) when numbers already exist.")
     def seed_demo(count, seed, if_empty):
         """Fill an empty database with a realistic demo workspace."""
+        # imported on use: demo's data and word lists stay out of the web workers' memory
         from did_app import demo
 
         try:  # the emptiness check runs inside the seeding transaction, so two at once cannot both seed

@@ -9,6 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.exc import StaleDataError
 
+from did_app.errors import Conflict
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -81,7 +83,6 @@ def write_transaction():
     Yields the session. Commits on success, rolls back on any error. A stale version
     (StaleDataError) becomes Conflict. Refuses to nest.
     """
-    from did_app.errors import Conflict
 
     session = db.session()
     if session.info.get("in_write_transaction"):

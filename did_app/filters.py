@@ -8,13 +8,13 @@ from babel.dates import format_date, format_datetime
 from flask import g
 
 from did_app import money, phone, reference_lists
+from did_app.workspace import current_workspace
 
 _EN = Locale("en")
 LOCALE = "en"  # "5 Dec 2026", as the spec writes dates
 
 
 def _ws():
-    from did_app.workspace import current_workspace
     return g.workspace if "workspace" in g else current_workspace()
 
 

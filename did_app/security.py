@@ -4,6 +4,8 @@ from functools import wraps
 from flask import abort, request
 from flask_login import current_user
 
+from did_app.extensions import login_manager
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
 
@@ -43,7 +45,6 @@ def role_required(role: str):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
-                from did_app.extensions import login_manager
                 return login_manager.unauthorized()
             if ROLE_RANK[current_user.role] < ROLE_RANK[role]:
                 abort(403)

@@ -11,7 +11,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from did_app import audit, clock
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
-from did_app.models import LoginAttempt, User, UserSession
+from did_app.lifecycle import forecast
+from did_app.models import LedgerEntry, LoginAttempt, User, UserSession
 from did_app.workspace import ensure_workspace
 
 STALE_USER = "This user was changed by someone else meanwhile; the form now shows the current values."
@@ -314,7 +315,6 @@ def update_settings(actor, values: dict, version: int | None = None):
     Raises Conflict when `version` (the edited form's) is no longer the settings row's; a save that
     changes something moves the version on.
     """
-    from did_app.models import LedgerEntry
 
     with write_transaction() as session:
         ws = ensure_workspace(session)
@@ -332,7 +332,6 @@ def update_settings(actor, values: dict, version: int | None = None):
             ws.version += 1  # no version_id_col: balance writes must not make an open Settings form stale
             audit.record(actor, "settings.updated", "workspace", ws.id, ws.name, before=b, after=a)
         if {"forecast_horizon_days", "time_zone"}.intersection(a):
-            from did_app.lifecycle import forecast
             session.flush()
             forecast.recompute_cutoff(session)  # the horizon or the local days moved
     return ws

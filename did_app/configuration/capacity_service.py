@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from did_app import audit, clock, money
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
+from did_app.lifecycle import forecast
 from did_app.models import (
     CapacityGroup,
     CapacityPool,
@@ -212,7 +213,6 @@ def update_pool(actor, pool_id: int, *, version: int | None, name: str, countrie
 
 def _recompute_cutoff(session) -> None:
     """Pool renewals are part of the forecast: the balance, channels, price or date moved."""
-    from did_app.lifecycle import forecast
     session.flush()
     forecast.recompute_cutoff(session)
 

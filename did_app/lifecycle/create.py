@@ -15,7 +15,18 @@ from did_app import audit, clock, money
 from did_app.configuration.profiles_service import PROFILE_FIELDS, rule_matcher
 from did_app.errors import DomainError
 from did_app.lifecycle import forecast, ledger, periods
-from did_app.models import CapacityGroup, ConfigurationProfile, Number, Order, Workspace
+from did_app.db import chunked
+from did_app.models import (
+    CapacityGroup,
+    ConfigurationProfile,
+    LedgerEntry,
+    Number,
+    Order,
+    ReleasedNumber,
+    SmsRoute,
+    VoiceRoute,
+    Workspace,
+)
 from did_app.models.numbers import SMS_IN, VOICE_IN
 from did_app.rules import status
 
@@ -118,7 +129,6 @@ def _refusal(spec, column, wanted, groups, covers) -> str | None:
 
 
 def _labels(session) -> dict:
-    from did_app.models import SmsRoute, VoiceRoute
     out = {}
     for column, model in (("voice_route_id", VoiceRoute), ("sms_route_id", SmsRoute),
                           ("capacity_group_id", CapacityGroup)):
@@ -190,7 +200,6 @@ def _assign_fresh_ids(session, rows: list[dict]) -> None:
     """
     if session.get_bind().dialect.name != "sqlite":
         return
-    from did_app.models import LedgerEntry, ReleasedNumber
     highest = max(session.scalar(sa.select(sa.func.max(column))) or 0 for column in (
         Number.id, ReleasedNumber.old_number_id, LedgerEntry.number_id))
     for offset, row in enumerate(rows, start=1):
@@ -215,7 +224,6 @@ def charge(session, actor, specs, ids: dict, orders: dict, *, short_message: str
 
 
 def _refuse_existing(session, numbers: list[str]) -> None:
-    from did_app.db import chunked
     for chunk in chunked(numbers):
         taken = session.scalar(sa.select(Number.number).where(Number.number.in_(chunk)).limit(1))
         if taken:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from did_app import clock
 from did_app.lifecycle.periods import _zone
 from did_app.models import CapacityPool, Number, Workspace
+from did_app.rules import renewal
 
 POOL, NUMBER = 0, 1
 EARLIER = date.min  # the day key of every renewal already due before today
@@ -48,25 +49,9 @@ class Occurrence:
     covered: bool = True
 
 
-def renewal_price():
-    """What a number's next renewal costs: the pending mode's price if one is pending."""
-    return sa.case((Number.next_capacity_mode.is_not(None),
-                    sa.func.coalesce(Number.next_monthly_price_minor, Number.monthly_price_minor)),
-                   else_=Number.monthly_price_minor)
-
-
 def _total(expr):
     # PostgreSQL's SUM of bigint is numeric; money stays integer minor units
     return sa.cast(sa.func.coalesce(sa.func.sum(expr), 0), sa.BigInteger)
-
-
-def renewing() -> tuple:
-    """Numbers that renew: not terminated, not porting, cycles unlimited or at least 1."""
-    # coalesce() is "both null"; it also keeps SQLite's planner (no statistics) off the
-    # cancelled_at index, which would visit nine rows in ten one by one
-    return (sa.func.coalesce(Number.expired_at, Number.cancelled_at).is_(None), Number.porting.is_(False),
-            Number.expires_at.is_not(None),
-            sa.or_(Number.billing_cycles_count.is_(None), Number.billing_cycles_count >= 1))
 
 
 def _workspace_row(session, lock: bool = False):
@@ -161,8 +146,8 @@ def _month_items(rows, tz: str, end: datetime, first: int) -> list[tuple]:
 def _number_rows(*conds, labels: bool = True):
     # the raw column skips UTCDateTime's per-row parsing on SQLite (see _month_items)
     return (sa.select(Number.id, Number.number if labels else sa.null(), sa.type_coerce(Number.expires_at, sa.String),
-                      Number.billing_anchor_day, Number.billing_cycles_count, renewal_price())
-            .where(*renewing(), *conds))
+                      Number.billing_anchor_day, Number.billing_cycles_count, renewal.renewal_price_expr())
+            .where(*renewal.renews_expr(), *conds))
 
 
 def timeline(session, horizon_days: int, now: datetime | None = None) -> tuple[list[tuple], int]:
@@ -228,7 +213,7 @@ def _days_statement(parts: int):
     """First months per day: part 0 is everything before today, part i the i-th day. Each part is
     a range of the expires_at index, so the horizon is read once and nothing is sorted. Built
     once per size: building the selects costs as much as running them."""
-    price = renewal_price()
+    price = renewal.renewal_price_expr()
     selects = []
     for i in range(parts):
         conds = [Number.expires_at < sa.bindparam(f"upper{i}")]
@@ -236,7 +221,7 @@ def _days_statement(parts: int):
             conds.append(Number.expires_at >= sa.bindparam(f"lower{i}"))
         selects.append(sa.select(sa.literal_column(str(i)).label("k"), sa.func.count().label("n"),
                                  _total(price).label("total"))
-                       .where(*renewing(), *conds))
+                       .where(*renewal.renews_expr(), *conds))
     return sa.union_all(*selects)
 
 
@@ -244,7 +229,7 @@ def _days_statement(parts: int):
 def _months_statement(parts: int, capped_last: bool):
     """Numbers expiring in each local month (from today), summed per anchor day and cycles left.
     In the month before the horizon's last month only anchors up to the last day can renew in time."""
-    price = renewal_price()
+    price = renewal.renewal_price_expr()
     selects = []
     for i in range(parts):
         conds = [Number.expires_at >= sa.bindparam(f"lower{i}"), Number.expires_at < sa.bindparam(f"upper{i}"),
@@ -253,7 +238,7 @@ def _months_statement(parts: int, capped_last: bool):
             conds.append(Number.billing_anchor_day <= sa.bindparam("anchor_cap"))
         selects.append(sa.select(sa.literal_column(str(i)).label("k"), Number.billing_anchor_day,
                                  Number.billing_cycles_count, sa.func.count(), _total(price))
-                       .where(*renewing(), *conds)
+                       .where(*renewal.renews_expr(), *conds)
                        .group_by(Number.billing_anchor_day, Number.billing_cycles_count))
     return sa.union_all(*selects)
 
@@ -327,7 +312,7 @@ def _later_on(session, h: Horizon, day: date) -> list[tuple]:
 
 @cache
 def _window_statement(bounded_below: bool):
-    price = renewal_price()
+    price = renewal.renewal_price_expr()
     order = (Number.expires_at, Number.id)
     running = sa.bindparam("before", type_=sa.BigInteger) + sa.cast(
         sa.func.sum(price).over(order_by=order, rows=(None, 0)), sa.BigInteger)
@@ -336,7 +321,7 @@ def _window_statement(bounded_below: bool):
         conds.append(Number.expires_at >= sa.bindparam("lower"))
     inner = (sa.select(Number.expires_at.label("at"), Number.id.label("id"), price.label("price"),
                        running.label("running"), sa.func.row_number().over(order_by=order).label("position"))
-             .where(*renewing(), *conds).subquery())
+             .where(*renewal.renews_expr(), *conds).subquery())
     return (sa.select(inner.c.at, inner.c.id, inner.c.price, inner.c.running, inner.c.position)
             .where(inner.c.running > sa.bindparam("low"), inner.c.running - inner.c.price <= sa.bindparam("high"))
             .order_by(inner.c.at, inner.c.id))

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from did_app import audit, clock, filters, money
-from did_app.db import write_transaction
+from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
 from did_app.lifecycle import forecast, ledger, periods, release
 from did_app.models import Number, Workspace
-from did_app.rules import status
+from did_app.rules import renewal, status
 
 RENEW_MONTHS = (1, 3, 6, 12, 24)
 
@@ -32,13 +32,6 @@ def _number(session, number_id: int, version: int | None) -> Number:
     if version is not None and number.version != version:
         raise Conflict("This number was changed by someone else. Nothing was done; review and try again.")
     return number
-
-
-def renewal_price(number: Number) -> int:
-    """The price of the next month: a pending next mode's price applies."""
-    if number.next_capacity_mode is not None and number.next_monthly_price_minor is not None:
-        return number.next_monthly_price_minor
-    return number.monthly_price_minor
 
 
 def _apply_next_mode(number: Number) -> dict:
@@ -96,7 +89,7 @@ def renew_quote(number: Number, months: int, ws: Workspace, now: datetime | None
     note = None
     if number.billing_cycles_count == 0:
         note = f"Auto-renew stays off; the number expires again on {filters.local_date(new, ws)}."
-    return RenewQuote(months, months * renewal_price(number), new, note, renew_refusal(number))
+    return RenewQuote(months, months * renewal.renewal_price(number), new, note, renew_refusal(number))
 
 
 def renew(actor, number_id: int, months: int, *, version: int | None = None) -> RenewQuote:
@@ -176,7 +169,7 @@ def restore_quote(number: Number, ws: Workspace, now: datetime | None = None) ->
     if number.expires_at is not None and number.expires_at > now:
         return RestoreQuote(0, None, ends, None)
     new = periods.next_expiry(now, 1, periods.anchor_day_of(now, ws.time_zone), ws.time_zone)
-    return RestoreQuote(renewal_price(number), new, ends, None)
+    return RestoreQuote(renewal.renewal_price(number), new, ends, None)
 
 
 def restore(actor, number_id: int, *, version: int | None = None) -> RestoreQuote:
@@ -223,7 +216,6 @@ def remove_refusal(number: Number) -> str | None:
 
 
 def refund_quote(number_id: int) -> int:
-    from did_app.db import db
     return ledger.net_paid(db.session, [number_id]).get(number_id, 0)
 
 

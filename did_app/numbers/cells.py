@@ -12,6 +12,7 @@ from flask import has_request_context, url_for
 from markupsafe import Markup, escape
 
 from did_app.models.numbers import FEATURES, STATUSES, features_codes
+from did_app.phone import display
 
 _ID, _FIELD = 987654321, "FIELD"  # placeholders url_for fills in, replaced per cell
 
@@ -161,7 +162,6 @@ def editable_cell(number, field: str, content, can_edit: bool, message: str | No
     note = (f'<small class="field-error" role="alert">{escape(message)}</small>' if message else "")
     if not can_edit:
         return Markup(f'<td id="{cell_id(number.id, field)}" class="{css}"{title_attr}>{content}{note}</td>')
-    from did_app.phone import display
     head, middle, tail = _urls().edit
     url = f"{head}{int(number.id)}{middle}{field}{tail}"  # field is a CELLS key
     shown = content or Markup('<span class="muted">—</span>')

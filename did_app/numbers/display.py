@@ -9,6 +9,7 @@ from babel.dates import format_timedelta
 
 from did_app import filters
 from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES, STATUSES
+from did_app.rules import renewal
 
 
 @dataclass
@@ -30,13 +31,7 @@ def verification_state(n) -> str:
 
 def renewal_at_risk(n, ws) -> bool:
     """The balance won't reach this renewal (lifecycle.md §10): its expiry is at/after the cutoff."""
-    cutoff = ws.renewal_risk_cutoff_at
-    return (cutoff is not None and not n.terminated and not n.porting and n.expires_at is not None
-            and n.billing_cycles_count != 0 and n.expires_at >= cutoff)
-
-
-def will_not_renew(n, ws) -> bool:
-    return n.billing_cycles_count == 0 or renewal_at_risk(n, ws)
+    return renewal.at_risk(n, ws.renewal_risk_cutoff_at)
 
 
 def _span(delta: timedelta) -> str:
@@ -57,8 +52,7 @@ def _tone_for(delta: timedelta, ws) -> str:
     return "neutral"
 
 
-def price_of_next_renewal(n) -> int:
-    return n.next_monthly_price_minor if n.next_capacity_mode else n.monthly_price_minor
+price_of_next_renewal = renewal.renewal_price
 
 
 def time_left(n, ws, now: datetime) -> TimeLeft:
@@ -86,8 +80,9 @@ def time_left(n, ws, now: datetime) -> TimeLeft:
     absolute = filters.fmt_datetime(n.expires_at)
     if delta <= timedelta(0):
         return TimeLeft("Renewal due", "warn", f"Expired at {absolute}; the renewal job has not run yet")
-    if will_not_renew(n, ws):
-        suffix = "won't renew" if n.billing_cycles_count == 0 else "balance short"
+    why = renewal.wont_renew_reason(n, ws.renewal_risk_cutoff_at)
+    if why is not None:
+        suffix = "won't renew" if why == renewal.CYCLES_ZERO else "balance short"
         return TimeLeft(f"{_span(delta)} · {suffix}", _tone_for(delta, ws), f"Expires {absolute}")
     return TimeLeft(_span(delta), "neutral",
                     f"Renews {filters.fmt_date(n.expires_at)} for {filters.fmt_money(price_of_next_renewal(n))}")

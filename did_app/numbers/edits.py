@@ -8,12 +8,23 @@ import re
 
 import sqlalchemy as sa
 
-from did_app import audit, clock
+from did_app import audit, clock, filters
 from did_app.db import db, write_transaction
 from did_app.errors import Conflict, DomainError
-from did_app.models import CapacityGroup, CapacityPool, ConfigurationProfile, Number, SmsRoute, User, VoiceRoute
+from did_app.lifecycle import forecast
+from did_app.models import (
+    CapacityGroup,
+    CapacityPool,
+    CapacityPoolCountry,
+    ConfigurationProfile,
+    Number,
+    SmsRoute,
+    User,
+    VoiceRoute,
+)
 from did_app.models.numbers import SWITCHABLE_MODES
 from did_app.rules import capacity as capacity_rules
+from did_app.rules import status
 
 EDITABLE = ("description", "voice_route_id", "sms_route_id", "capacity_limit", "billing_cycles_count",
             "capacity_group_id", "dedicated_channels", "capacity_pool_id", "next_capacity_mode",
@@ -35,7 +46,6 @@ def clean_description(text: str | None) -> str | None:
 
 def conflict_message(number: Number) -> str:
     """ "Changed by {user} at {time}. Your edit was not saved." """
-    from did_app import filters
 
     user = db.session.get(User, number.updated_by) if number.updated_by else None
     who = user.display_name if user else "the system"
@@ -135,7 +145,6 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
     `number.updated` history row with only the changed fields and recomputes the stored status.
     Returns (number, {field: (before, after)}); nothing is written when nothing changes.
     """
-    from did_app.rules import status
 
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -162,7 +171,6 @@ def update_number(actor, number_id: int, version: int, **changes) -> tuple[Numbe
         session.flush()  # bumps version (ORM version counter) and catches a concurrent save
         status.recompute_one(number.id)
         if RENEWAL_FIELDS.intersection(new):  # what renews, and for how much, moved the cutoff
-            from did_app.lifecycle import forecast
             forecast.recompute_cutoff(session)
         audit.record(actor, "number.updated", "number", number.id, number.number,
                      before=_labelled(old), after=_labelled(new))
@@ -192,7 +200,6 @@ def route_choices(model) -> dict[str, list]:
 
 def capacity_options(number: Number) -> dict:
     """What the details page offers this number: groups it may join, pools with free channels."""
-    from did_app.models import CapacityPoolCountry
 
     groups = db.session.scalars(sa.select(CapacityGroup).join(
         CapacityPoolCountry, CapacityPoolCountry.pool_id == CapacityGroup.pool_id).where(

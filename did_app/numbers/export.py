@@ -18,6 +18,7 @@ from did_app.models import (
     VoiceRoute,
 )
 from did_app.models.numbers import features_codes
+from did_app.numbers.queries import STATUS_ORDER
 
 COLUMNS = ("number", "country", "region", "city", "number_type", "status", "expiring_soon",
            "expires_at", "billing_cycles", "description", "voice_route", "sms_route", "capacity_mode",
@@ -115,7 +116,6 @@ def _keyset_rows(conds, sort: str):
     elif sort == "country":
         yield from _walk(conds, (Number.country, Number.number), False)
     elif sort == "status":
-        from did_app.numbers.queries import STATUS_ORDER
         for status in STATUS_ORDER:
             yield from _walk(conds + [Number.status == status], (Number.number,), False)
     else:

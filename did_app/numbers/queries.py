@@ -21,6 +21,7 @@ from did_app.models import (
     VerificationRequest,
 )
 from did_app.models.numbers import FEATURES, NUMBER_TYPES, STATUSES
+from did_app.rules import attention
 
 QUICK_FILTERS = ("attention", "active", "not_configured", "awaiting_registration", "porting",
                  "expiring_soon", "terminated")
@@ -180,37 +181,9 @@ def verification_condition(state: str):
     }[state]
 
 
-def will_not_renew(ws):
-    cond = Number.billing_cycles_count == 0
-    if ws.renewal_risk_cutoff_at is not None:
-        cond = sa.or_(cond, Number.expires_at >= ws.renewal_risk_cutoff_at)
-    return cond
-
-
-def _clock_driven_attention(ws, now: datetime):
-    """The two parts of Needs attention that time alone can start (numbers.md §4.3)."""
-    soon = now + timedelta(days=ws.warn_days)
-    restore_ends_soon = sa.and_(Number.status == "terminated",
-                                Number.cancelled_at <= soon - timedelta(days=ws.restore_window_days))
-    live_wont_renew = sa.and_(Number.status.in_(("active", "awaiting_registration")),
-                              Number.expired_at.is_(None), Number.cancelled_at.is_(None),
-                              Number.expires_at <= soon, will_not_renew(ws))
-    return restore_ends_soon, live_wont_renew
-
-
-def attention_condition(ws, now: datetime):
-    """Needs attention: the stored clock-free part, or one of the clock-driven parts.
-
-    Wrapped in CASE so the planner walks the sort index and stops at a page, instead of merging
-    three index ranges and sorting a fifth of the table (a "multi-index OR").
-    """
-    either = sa.or_(Number.attention_static.is_(True), *_clock_driven_attention(ws, now))
-    return sa.case((either, 1), else_=0) == 1
-
-
 def _status_condition(value: str, ws, now):
     if value == "attention":
-        return attention_condition(ws, now)
+        return attention.condition(ws, now)
     if value == "expiring_soon":
         return Number.expiring_soon.is_(True)
     return Number.status == value
@@ -311,24 +284,13 @@ def _counts_statement(with_risk: bool):
     """The counts query, built once per shape; the instants are bound per call."""
     if with_risk in _COUNTS:
         return _COUNTS[with_risk]
-    soon, restore_cutoff, risk = sa.bindparam("soon"), sa.bindparam("restore_cutoff"), sa.bindparam("risk")
     smaller = [s for s in STATUSES if s != "active"]
     columns = [_count().label("all")] + [_count(Number.status == s).label(s) for s in smaller]
-    columns += [
-        _count(Number.expiring_soon.is_(True)).label("expiring_soon"),
-        _count(Number.attention_static.is_(True)).label("attention_static"),
-        # cancelled numbers are never in the static part (terminated, not expired)
-        _count(Number.cancelled_at <= restore_cutoff).label("restore_ends_soon"),
-        # expiring soon implies not terminated; porting has no expires_at; not configured is static
-        _count(Number.expiring_soon.is_(True), Number.attention_static.is_(False),
-               Number.expires_at <= soon).label("cycles_zero_soon"),
-    ]
-    if with_risk:
-        columns.append(_count(Number.expiring_soon.is_(False), Number.attention_static.is_(False),
-                              Number.expires_at >= risk, Number.expires_at <= soon,
-                              Number.status.in_(("active", "awaiting_registration")),
-                              # not expiring soon and not terminated: cycles are null or ≥ 1
-                              Number.expired_at.is_(None), Number.cancelled_at.is_(None)).label("at_risk_soon"))
+    columns.append(_count(Number.expiring_soon.is_(True)).label("expiring_soon"))
+    # Needs attention is counted part by part: its parts are disjoint ranges of indexed columns
+    parts = attention.parts(sa.bindparam("soon"), sa.bindparam("restore_cutoff"),
+                            sa.bindparam("risk") if with_risk else None)
+    columns += [_count(part).label(name) for name, part in parts.items()]
     _COUNTS[with_risk] = sa.select(*columns)
     return _COUNTS[with_risk]
 
@@ -340,19 +302,17 @@ def quick_filter_counts(ws, now: datetime) -> dict[str, int]:
     the whole table; Active, the big bucket, is the total (a b-tree count) minus the others. The
     clock-driven parts of Needs attention are narrow ranges of the cancellation and expiry indexes.
     """
-    soon = now + timedelta(days=ws.warn_days)
-    params = {"soon": soon, "restore_cutoff": soon - timedelta(days=ws.restore_window_days)}
-    with_risk = ws.renewal_risk_cutoff_at is not None
-    if with_risk:
-        params["risk"] = ws.renewal_risk_cutoff_at
+    params = attention.bounds(ws, now)
+    with_risk = params["risk"] is not None
+    if not with_risk:
+        del params["risk"]
     row = db.session.execute(_counts_statement(with_risk), params).one()._mapping
     smaller = [s for s in STATUSES if s != "active"]
     counts = {s: row[s] for s in smaller}
     counts["all"] = row["all"]
     counts["active"] = row["all"] - sum(counts[s] for s in smaller)
     counts["expiring_soon"] = row["expiring_soon"]
-    counts["attention"] = (row["attention_static"] + row["restore_ends_soon"] + row["cycles_zero_soon"]
-                           + (row["at_risk_soon"] if with_risk else 0))
+    counts["attention"] = attention.total(row)
     return counts
 
 

@@ -1,5 +1,6 @@
 """My Numbers: the table, the search-list post, CSV export and the details page."""
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 from flask import (
@@ -16,15 +17,17 @@ from flask import (
     url_for,
 )
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from did_app import clock, filters, money, parsing
 from did_app.audit import Actor
+from did_app.configuration import profiles_service
 from did_app.db import db
 from did_app.errors import Conflict, DomainError, error_response
 from did_app.form_fields import version_of
 from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.lifecycle import service as lifecycle
-from did_app.models import AuditEvent, Number, SmsRoute, VoiceRoute
+from did_app.models import AuditEvent, Number, SmsRoute, User, VoiceRoute
 from did_app.numbers import cells, edits, export, filter_options, forms, queries, readiness, report, search, service
 from did_app.security import role_required
 
@@ -125,9 +128,6 @@ def show_cell(number_id: int, field: str):
 
 def _view_of_current_page() -> queries.View:
     """The table's view (filters, sort) from the page the edit came from, for the counts' links."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from werkzeug.datastructures import MultiDict
     query = urlsplit(request.headers.get("HX-Current-URL", "")).query
     return queries.parse_view(MultiDict([(k, v) for k, vs in parse_qs(query).items() for v in vs]))
 
@@ -201,6 +201,7 @@ def save_list():
 def load_demo():
     """The empty state's "Load demo data": the seed-demo command's work, only into an empty inventory
     (checked inside the seeding transaction). A refusal goes back to the table with its message."""
+    # imported on use: demo's data and word lists stay out of the web workers' memory until asked for
     from did_app import demo
 
     try:
@@ -295,7 +296,6 @@ def _detail_response(number: Number, *, errors=None, values=None, status=200, er
 
 
 def _added_by(number: Number) -> str | None:
-    from did_app.models import User
     user = db.session.get(User, number.created_by) if number.created_by else None
     return user.display_name if user else None
 
@@ -304,7 +304,6 @@ def _added_by(number: Number) -> str | None:
 @role_required("operator")
 def apply_profile(digits: str):
     """The readiness fix "Apply profile…": the single-number apply of configuration.md §8."""
-    from did_app.configuration import profiles_service
 
     number = _load_number(digits)
     try:

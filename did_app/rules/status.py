@@ -9,6 +9,7 @@ from sqlalchemy.orm import aliased
 from did_app.db import db
 from did_app.models import CapacityGroup, Number, SmsRoute, VoiceRoute
 from did_app.models.numbers import SMS_IN, VOICE_IN
+from did_app.rules import attention
 
 _member = aliased(VoiceRoute)
 _sms_member = aliased(SmsRoute)
@@ -56,19 +57,6 @@ def expiring_soon_expr():
                    Number.expired_at.is_(None))
 
 
-def attention_static_expr():
-    """Needs attention, minus its clock-driven parts (numbers.md §4.3; those are in queries)."""
-    from did_app.models import VerificationRequest
-
-    rejected = sa.exists().where(VerificationRequest.id == Number.verification_request_id,
-                                 VerificationRequest.status == "rejected")
-    return sa.or_(
-        status_expr() == "not_configured",
-        sa.and_(Number.awaiting_registration.is_(True), Number.porting.is_(False),
-                sa.or_(Number.verification_request_id.is_(None), rejected)),
-        Number.expired_at.is_not(None))
-
-
 _ONE = {}
 
 
@@ -82,7 +70,7 @@ def recompute_one(number_id: int) -> None:
 
 def _stored_values() -> dict:
     return dict(status=status_expr(), expiring_soon=sa.case((expiring_soon_expr(), True), else_=False),
-                attention_static=sa.case((attention_static_expr(), True), else_=False))
+                attention_static=sa.case((attention.static_expr(status_expr()), True), else_=False))
 
 
 def recompute(*where) -> int:

@@ -26,7 +26,7 @@ from did_app.models import (
     SavedList,
     User,
 )
-from did_app.numbers import jobs as housekeeping
+from did_app.numbers import housekeeping
 from tests.conftest import T0
 
 UTC = timezone.utc

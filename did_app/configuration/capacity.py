@@ -25,12 +25,22 @@ def index():
 
 # ---- pools ---------------------------------------------------------------------------------
 
-def _pool_page(pool, *, form=None, add_form=None, remove_form=None, refusal=None, status=200):
+def _pool_form(pool=None, formdata=True) -> PoolForm:
+    """The pool form bound to the request (formdata) or filled from `pool`; without a pool, the
+    create form, which also buys the first channels."""
+    currency = g.workspace.currency
+    if pool is None:
+        return NewPoolForm(currency=currency) if formdata else NewPoolForm(formdata=None, currency=currency)
+    if formdata:
+        return PoolForm(currency=currency)
+    return PoolForm(formdata=None, currency=currency, data=_pool_data(pool, currency))
+
+
+def _pool_page(pool, form=None, *, add_form=None, remove_form=None, refusal=None, status=200):
     ws = g.workspace
     unassigned = capacity_rules.unassigned_channels(pool)
-    form = form or PoolForm(formdata=None, currency=ws.currency, data=_pool_data(pool, ws.currency))
     quote = capacity_rules.quote_channels(pool, 1, capacity_service.local_today(ws))
-    return render_template("configuration/capacity_pool.html", pool=pool, form=form,
+    return render_template("configuration/capacity_pool.html", pool=pool, form=form or _pool_form(pool, formdata=False),
                            add_form=add_form or ChannelsForm(formdata=None, prefix="add"),
                            remove_form=remove_form or ChannelsForm(formdata=None, prefix="remove"),
                            unassigned=unassigned, assigned=pool.total_channels - unassigned, quote=quote,
@@ -46,38 +56,16 @@ def _pool_data(pool, currency: str) -> dict:
             "version": pool.version}
 
 
-@bp.get("/pools/new")
-@role_required("admin")
-def new_pool():
-    form = NewPoolForm(currency=g.workspace.currency)
-    return render_template("configuration/capacity_pool_new.html", form=form)
-
-
-@bp.post("/pools")
-@role_required("admin")
-def create_pool():
-    form = NewPoolForm(currency=g.workspace.currency)
-    done, status = crud.save(
-        form, lambda: capacity_service.create_pool(crud.actor(), **form.values(), channels=form.quantity.data),
-        lambda pool: (f"Pool {pool.name} created.", url_for(".show_pool", pool_id=pool.id)))
-    return done or (render_template("configuration/capacity_pool_new.html", form=form), status)
-
-
-@bp.get("/pools/<int:pool_id>")
-def show_pool(pool_id: int):
-    return _pool_page(db.get_or_404(CapacityPool, pool_id))
-
-
-@bp.post("/pools/<int:pool_id>")
-@role_required("admin")
-def update_pool(pool_id: int):
-    pool = db.get_or_404(CapacityPool, pool_id)
-    form = PoolForm(currency=g.workspace.currency)
-    done, status = crud.save(
-        form, lambda: capacity_service.update_pool(crud.actor(), pool_id, version=crud.version_of(form),
-                                                   **form.values()),
-        lambda _: ("Pool saved.", url_for(".show_pool", pool_id=pool_id)))
-    return done or _pool_page(pool, form=form, status=status)
+crud.ObjectViews(
+    model=CapacityPool, name="pool", path="/pools", id_arg="pool_id", role="admin",
+    new_template="configuration/capacity_pool_new.html", list_endpoint=".index", form=_pool_form, page=_pool_page,
+    create=lambda form: capacity_service.create_pool(crud.actor(), **form.values(), channels=form.quantity.data),
+    update=lambda pool_id, version, form: capacity_service.update_pool(crud.actor(), pool_id, version=version,
+                                                                       **form.values()),
+    remove=lambda pool_id: capacity_service.delete_pool(crud.actor(), pool_id),
+    created=lambda pool: (f"Pool {pool.name} created.", url_for(".show_pool", pool_id=pool.id)),
+    saved="Pool saved.", deleted=lambda pool: f"Pool {pool.name} deleted.",
+).register(bp)
 
 
 @bp.post("/pools/<int:pool_id>/channels/add")
@@ -103,15 +91,6 @@ def remove_channels(pool_id: int):
     return done or _pool_page(pool, remove_form=form, status=422)
 
 
-@bp.post("/pools/<int:pool_id>/delete")
-@role_required("admin")
-def delete_pool(pool_id: int):
-    pool = db.get_or_404(CapacityPool, pool_id)
-    return crud.delete(lambda: capacity_service.delete_pool(crud.actor(), pool_id), f"Pool {pool.name} deleted.",
-                       url_for(".index"), lambda err: _pool_page(pool, refusal=err, status=422),
-                       url_for(".show_pool", pool_id=pool_id))
-
-
 # ---- capacity groups -----------------------------------------------------------------------
 
 def _group_form(group=None, formdata=True) -> GroupForm:
@@ -132,43 +111,13 @@ def _group_page(group, form=None, *, refusal=None, status=200):
                            history=crud.history("capacity_group", group.id)), status
 
 
-@bp.get("/groups/new")
-@role_required("operator")
-def new_group():
-    return render_template("configuration/capacity_group_new.html", form=_group_form(formdata=False))
-
-
-@bp.post("/groups")
-@role_required("operator")
-def create_group():
-    form = _group_form()
-    done, status = crud.save(form, lambda: capacity_service.create_group(crud.actor(), **form.values()),
-                             lambda group: (f"Capacity group {group.name} created.", url_for(".index")))
-    return done or (render_template("configuration/capacity_group_new.html", form=form), status)
-
-
-@bp.get("/groups/<int:group_id>")
-def show_group(group_id: int):
-    return _group_page(db.get_or_404(CapacityGroup, group_id))
-
-
-@bp.post("/groups/<int:group_id>")
-@role_required("operator")
-def update_group(group_id: int):
-    group = db.get_or_404(CapacityGroup, group_id)
-    form = _group_form()
-    done, status = crud.save(
-        form, lambda: capacity_service.update_group(crud.actor(), group_id, version=crud.version_of(form),
-                                                    **form.values()),
-        lambda _: ("Capacity group saved.", url_for(".show_group", group_id=group_id)))
-    return done or _group_page(group, form, status=status)
-
-
-@bp.post("/groups/<int:group_id>/delete")
-@role_required("operator")
-def delete_group(group_id: int):
-    group = db.get_or_404(CapacityGroup, group_id)
-    return crud.delete(lambda: capacity_service.delete_group(crud.actor(), group_id),
-                       f"Capacity group {group.name} deleted.", url_for(".index"),
-                       lambda err: _group_page(group, refusal=err, status=422),
-                       url_for(".show_group", group_id=group_id))
+crud.ObjectViews(
+    model=CapacityGroup, name="group", path="/groups", id_arg="group_id", role="operator",
+    new_template="configuration/capacity_group_new.html", list_endpoint=".index", form=_group_form,
+    page=_group_page, create=lambda form: capacity_service.create_group(crud.actor(), **form.values()),
+    update=lambda group_id, version, form: capacity_service.update_group(crud.actor(), group_id, version=version,
+                                                                         **form.values()),
+    remove=lambda group_id: capacity_service.delete_group(crud.actor(), group_id),
+    created=lambda group: (f"Capacity group {group.name} created.", url_for(".index")),
+    saved="Capacity group saved.", deleted=lambda group: f"Capacity group {group.name} deleted.",
+).register(bp)

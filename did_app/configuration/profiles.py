@@ -9,7 +9,6 @@ from did_app.db import db
 from did_app.htmx import render
 from did_app.models import CapacityGroup, ConfigurationProfile, Rule, SmsRoute, VoiceRoute
 from did_app.models.numbers import NUMBER_TYPES
-from did_app.security import role_required
 
 bp = Blueprint("profiles", __name__, url_prefix="/profiles")
 
@@ -46,46 +45,16 @@ def index():
                            rules=profiles_service.rules_by_profile())
 
 
-@bp.get("/new")
-@role_required("operator")
-def new():
-    return render_template("configuration/profiles_new.html", form=_profile_form(formdata=False))
-
-
-@bp.post("")
-@role_required("operator")
-def create():
-    form = _profile_form()
-    done, status = crud.save(form, lambda: profiles_service.create_profile(crud.actor(), **form.values()),
-                             lambda profile: (f"Profile {profile.name} created.", url_for(".index")))
-    return done or (render_template("configuration/profiles_new.html", form=form), status)
-
-
-@bp.get("/<int:profile_id>")
-def show(profile_id: int):
-    return _profile_page(db.get_or_404(ConfigurationProfile, profile_id))
-
-
-@bp.post("/<int:profile_id>")
-@role_required("operator")
-def update(profile_id: int):
-    profile = db.get_or_404(ConfigurationProfile, profile_id)
-    form = _profile_form()
-    done, status = crud.save(
-        form, lambda: profiles_service.update_profile(crud.actor(), profile_id, version=crud.version_of(form),
-                                                      **form.values()),
-        lambda _: ("Profile saved.", url_for(".show", profile_id=profile_id)))
-    return done or _profile_page(profile, form, status=status)
-
-
-@bp.post("/<int:profile_id>/delete")
-@role_required("operator")
-def delete(profile_id: int):
-    profile = db.get_or_404(ConfigurationProfile, profile_id)
-    return crud.delete(lambda: profiles_service.delete_profile(crud.actor(), profile_id),
-                       f"Profile {profile.name} deleted.", url_for(".index"),
-                       lambda err: _profile_page(profile, refusal=err, status=422),
-                       url_for(".show", profile_id=profile_id))
+crud.ObjectViews(
+    model=ConfigurationProfile, name="", path="", id_arg="profile_id", role="operator",
+    new_template="configuration/profiles_new.html", list_endpoint=".index", form=_profile_form,
+    page=_profile_page, create=lambda form: profiles_service.create_profile(crud.actor(), **form.values()),
+    update=lambda profile_id, version, form: profiles_service.update_profile(crud.actor(), profile_id,
+                                                                             version=version, **form.values()),
+    remove=lambda profile_id: profiles_service.delete_profile(crud.actor(), profile_id),
+    created=lambda profile: (f"Profile {profile.name} created.", url_for(".index")),
+    saved="Profile saved.", deleted=lambda profile: f"Profile {profile.name} deleted.",
+).register(bp)
 
 
 # ---- rules ---------------------------------------------------------------------------------
@@ -140,42 +109,13 @@ def _rule_page(rule, form=None, *, refusal=None, status=200):
                            refusal=refusal and refusal.message, history=crud.history("rule", rule.id)), status
 
 
-@bp.get("/rules/new")
-@role_required("operator")
-def new_rule():
-    return render_template("configuration/rules_new.html", form=_rule_form(formdata=False))
-
-
-@bp.post("/rules")
-@role_required("operator")
-def create_rule():
-    form = _rule_form()
-    done, status = crud.save(form, lambda: profiles_service.create_rule(crud.actor(), **form.values()),
-                             lambda rule: (f"Rule {rule.name} created.", url_for(".rules")))
-    return done or (render_template("configuration/rules_new.html", form=form), status)
-
-
-@bp.get("/rules/<int:rule_id>")
-def show_rule(rule_id: int):
-    return _rule_page(db.get_or_404(Rule, rule_id))
-
-
-@bp.post("/rules/<int:rule_id>")
-@role_required("operator")
-def update_rule(rule_id: int):
-    rule = db.get_or_404(Rule, rule_id)
-    form = _rule_form()
-    done, status = crud.save(
-        form, lambda: profiles_service.update_rule(crud.actor(), rule_id, version=crud.version_of(form),
-                                                   **form.values()),
-        lambda _: ("Rule saved.", url_for(".show_rule", rule_id=rule_id)))
-    return done or _rule_page(rule, form, status=status)
-
-
-@bp.post("/rules/<int:rule_id>/delete")
-@role_required("operator")
-def delete_rule(rule_id: int):
-    rule = db.get_or_404(Rule, rule_id)
-    return crud.delete(lambda: profiles_service.delete_rule(crud.actor(), rule_id), f"Rule {rule.name} deleted.",
-                       url_for(".rules"), lambda err: _rule_page(rule, refusal=err, status=422),
-                       url_for(".show_rule", rule_id=rule_id))
+crud.ObjectViews(
+    model=Rule, name="rule", path="/rules", id_arg="rule_id", role="operator",
+    new_template="configuration/rules_new.html", list_endpoint=".rules", form=_rule_form, page=_rule_page,
+    create=lambda form: profiles_service.create_rule(crud.actor(), **form.values()),
+    update=lambda rule_id, version, form: profiles_service.update_rule(crud.actor(), rule_id, version=version,
+                                                                       **form.values()),
+    remove=lambda rule_id: profiles_service.delete_rule(crud.actor(), rule_id),
+    created=lambda rule: (f"Rule {rule.name} created.", url_for(".rules")),
+    saved="Rule saved.", deleted=lambda rule: f"Rule {rule.name} deleted.",
+).register(bp)

@@ -1,44 +1,17 @@
 """Capacity pools and shared capacity groups (configuration.md §5, §7)."""
 import sqlalchemy as sa
-from flask import Blueprint, flash, g, make_response, redirect, render_template, url_for
+from flask import Blueprint, g, render_template, url_for
 
-from did_app import audit, money
+from did_app import crud, money
 from did_app.configuration import capacity_service
-from did_app.configuration.capacity_forms import ChannelsForm, GroupForm, NewPoolForm, PoolForm, version_of
+from did_app.configuration.capacity_forms import ChannelsForm, GroupForm, NewPoolForm, PoolForm
 from did_app.db import db
-from did_app.errors import Conflict, DomainError
 from did_app.filters import fmt_money
-from did_app.models import AuditEvent, CapacityGroup, CapacityPool
+from did_app.models import CapacityGroup, CapacityPool
 from did_app.rules import capacity as capacity_rules
 from did_app.security import role_required
 
 bp = Blueprint("capacity", __name__, url_prefix="/capacity")
-
-
-def history(object_type: str, object_id: int) -> list[AuditEvent]:
-    """The newest 100 audit rows of one configuration object, for its History section."""
-    return list(db.session.scalars(sa.select(AuditEvent).where(
-        AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(100)))
-
-
-def failed(form, err: DomainError) -> int:
-    """Attach a refused write to its form; the status to answer with (409 for a stale edit)."""
-    form.attach(err)
-    return 409 if isinstance(err, Conflict) else 422
-
-
-def numbers_link(err: DomainError) -> str | None:
-    numbers_filter = getattr(err, "numbers_filter", None)
-    return url_for("numbers.index", **numbers_filter) if numbers_filter else None
-
-
-def refused_delete(page: tuple, show_url: str):
-    """A refused delete shows the object's page again. Its form is boosted, so the address bar
-    would otherwise keep the /delete URL, which a reload would GET (405)."""
-    response = make_response(*page)
-    response.headers["HX-Push-Url"] = show_url
-    return response
 
 
 @bp.get("")
@@ -52,16 +25,27 @@ def index():
 
 # ---- pools ---------------------------------------------------------------------------------
 
-def _pool_page(pool, *, form=None, add_form=None, remove_form=None, refusal=None, numbers_url=None, status=200):
+def _pool_form(pool=None, formdata=True) -> PoolForm:
+    """The pool form bound to the request (formdata) or filled from `pool`; without a pool, the
+    create form, which also buys the first channels."""
+    currency = g.workspace.currency
+    if pool is None:
+        return NewPoolForm(currency=currency) if formdata else NewPoolForm(formdata=None, currency=currency)
+    if formdata:
+        return PoolForm(currency=currency)
+    return PoolForm(formdata=None, currency=currency, data=_pool_data(pool, currency))
+
+
+def _pool_page(pool, form=None, *, add_form=None, remove_form=None, refusal=None, status=200):
     ws = g.workspace
     unassigned = capacity_rules.unassigned_channels(pool)
-    form = form or PoolForm(formdata=None, currency=ws.currency, data=_pool_data(pool, ws.currency))
     quote = capacity_rules.quote_channels(pool, 1, capacity_service.local_today(ws))
-    return render_template("configuration/capacity_pool.html", pool=pool, form=form,
+    return render_template("configuration/capacity_pool.html", pool=pool, form=form or _pool_form(pool, formdata=False),
                            add_form=add_form or ChannelsForm(formdata=None, prefix="add"),
                            remove_form=remove_form or ChannelsForm(formdata=None, prefix="remove"),
                            unassigned=unassigned, assigned=pool.total_channels - unassigned, quote=quote,
-                           refusal=refusal, numbers_url=numbers_url, history=history("capacity_pool", pool.id)), status
+                           refusal=refusal and refusal.message, numbers_url=refusal and crud.numbers_link(refusal),
+                           history=crud.history("capacity_pool", pool.id)), status
 
 
 def _pool_data(pool, currency: str) -> dict:
@@ -72,49 +56,16 @@ def _pool_data(pool, currency: str) -> dict:
             "version": pool.version}
 
 
-@bp.get("/pools/new")
-@role_required("admin")
-def new_pool():
-    form = NewPoolForm(currency=g.workspace.currency)
-    return render_template("configuration/capacity_pool_new.html", form=form)
-
-
-@bp.post("/pools")
-@role_required("admin")
-def create_pool():
-    form = NewPoolForm(currency=g.workspace.currency)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            pool = capacity_service.create_pool(audit.Actor.current(), **form.values(), channels=form.quantity.data)
-        except DomainError as err:
-            status = failed(form, err)
-        else:
-            flash(f"Pool {pool.name} created.", "success")
-            return redirect(url_for(".show_pool", pool_id=pool.id), 303)
-    return render_template("configuration/capacity_pool_new.html", form=form), status
-
-
-@bp.get("/pools/<int:pool_id>")
-def show_pool(pool_id: int):
-    return _pool_page(db.get_or_404(CapacityPool, pool_id))
-
-
-@bp.post("/pools/<int:pool_id>")
-@role_required("admin")
-def update_pool(pool_id: int):
-    pool = db.get_or_404(CapacityPool, pool_id)
-    form = PoolForm(currency=g.workspace.currency)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            capacity_service.update_pool(audit.Actor.current(), pool_id, version=version_of(form), **form.values())
-        except DomainError as err:
-            status = failed(form, err)
-        else:
-            flash("Pool saved.", "success")
-            return redirect(url_for(".show_pool", pool_id=pool_id), 303)
-    return _pool_page(pool, form=form, status=status)
+crud.ObjectViews(
+    model=CapacityPool, name="pool", path="/pools", id_arg="pool_id", role="admin",
+    new_template="configuration/capacity_pool_new.html", list_endpoint=".index", form=_pool_form, page=_pool_page,
+    create=lambda form: capacity_service.create_pool(crud.actor(), **form.values(), channels=form.quantity.data),
+    update=lambda pool_id, version, form: capacity_service.update_pool(crud.actor(), pool_id, version=version,
+                                                                       **form.values()),
+    remove=lambda pool_id: capacity_service.delete_pool(crud.actor(), pool_id),
+    created=lambda pool: (f"Pool {pool.name} created.", url_for(".show_pool", pool_id=pool.id)),
+    saved="Pool saved.", deleted=lambda pool: f"Pool {pool.name} deleted.",
+).register(bp)
 
 
 @bp.post("/pools/<int:pool_id>/channels/add")
@@ -122,15 +73,11 @@ def update_pool(pool_id: int):
 def add_channels(pool_id: int):
     pool = db.get_or_404(CapacityPool, pool_id)
     form = ChannelsForm(prefix="add")
-    if form.validate_on_submit():
-        try:
-            entry = capacity_service.add_channels(audit.Actor.current(), pool_id, form.quantity.data)
-        except DomainError as err:
-            form.attach(err)
-        else:
-            flash(f"Added {form.quantity.data} channels; charged {fmt_money(-entry.amount_minor)}.", "success")
-            return redirect(url_for(".show_pool", pool_id=pool_id), 303)
-    return _pool_page(pool, add_form=form, status=422)
+    done, _ = crud.save(
+        form, lambda: capacity_service.add_channels(crud.actor(), pool_id, form.quantity.data),
+        lambda entry: (f"Added {form.quantity.data} channels; charged {fmt_money(-entry.amount_minor)}.",
+                       url_for(".show_pool", pool_id=pool_id)))
+    return done or _pool_page(pool, add_form=form, status=422)
 
 
 @bp.post("/pools/<int:pool_id>/channels/remove")
@@ -138,29 +85,10 @@ def add_channels(pool_id: int):
 def remove_channels(pool_id: int):
     pool = db.get_or_404(CapacityPool, pool_id)
     form = ChannelsForm(prefix="remove")
-    if form.validate_on_submit():
-        try:
-            capacity_service.remove_channels(audit.Actor.current(), pool_id, form.quantity.data)
-        except DomainError as err:
-            form.attach(err)
-        else:
-            flash(f"Removed {form.quantity.data} channels.", "success")
-            return redirect(url_for(".show_pool", pool_id=pool_id), 303)
-    return _pool_page(pool, remove_form=form, status=422)
-
-
-@bp.post("/pools/<int:pool_id>/delete")
-@role_required("admin")
-def delete_pool(pool_id: int):
-    pool = db.get_or_404(CapacityPool, pool_id)
-    name = pool.name
-    try:
-        capacity_service.delete_pool(audit.Actor.current(), pool_id)
-    except DomainError as err:
-        return refused_delete(_pool_page(pool, refusal=err.message, numbers_url=numbers_link(err), status=422),
-                              url_for(".show_pool", pool_id=pool_id))
-    flash(f"Pool {name} deleted.", "success")
-    return redirect(url_for(".index"), 303)
+    done, _ = crud.save(
+        form, lambda: capacity_service.remove_channels(crud.actor(), pool_id, form.quantity.data),
+        lambda _: (f"Removed {form.quantity.data} channels.", url_for(".show_pool", pool_id=pool_id)))
+    return done or _pool_page(pool, remove_form=form, status=422)
 
 
 # ---- capacity groups -----------------------------------------------------------------------
@@ -174,68 +102,22 @@ def _group_form(group=None, formdata=True) -> GroupForm:
     return form
 
 
-def _group_page(group, form, *, refusal=None, numbers_url=None, status=200):
+def _group_page(group, form=None, *, refusal=None, status=200):
     members = capacity_service.member_counts().get(group.id, 0)
-    return render_template("configuration/capacity_group.html", group=group, form=form, members=members,
-                           pool=db.session.get(CapacityPool, group.pool_id), refusal=refusal, numbers_url=numbers_url,
-                           history=history("capacity_group", group.id)), status
+    return render_template("configuration/capacity_group.html", group=group,
+                           form=form or _group_form(group, formdata=False), members=members,
+                           pool=db.session.get(CapacityPool, group.pool_id), refusal=refusal and refusal.message,
+                           numbers_url=refusal and crud.numbers_link(refusal),
+                           history=crud.history("capacity_group", group.id)), status
 
 
-@bp.get("/groups/new")
-@role_required("operator")
-def new_group():
-    return render_template("configuration/capacity_group_new.html", form=_group_form(formdata=False))
-
-
-@bp.post("/groups")
-@role_required("operator")
-def create_group():
-    form = _group_form()
-    status = 422
-    if form.validate_on_submit():
-        try:
-            group = capacity_service.create_group(audit.Actor.current(), **form.values())
-        except DomainError as err:
-            status = failed(form, err)
-        else:
-            flash(f"Capacity group {group.name} created.", "success")
-            return redirect(url_for(".index"), 303)
-    return render_template("configuration/capacity_group_new.html", form=form), status
-
-
-@bp.get("/groups/<int:group_id>")
-def show_group(group_id: int):
-    group = db.get_or_404(CapacityGroup, group_id)
-    return _group_page(group, _group_form(group, formdata=False))
-
-
-@bp.post("/groups/<int:group_id>")
-@role_required("operator")
-def update_group(group_id: int):
-    group = db.get_or_404(CapacityGroup, group_id)
-    form = _group_form()
-    status = 422
-    if form.validate_on_submit():
-        try:
-            capacity_service.update_group(audit.Actor.current(), group_id, version=version_of(form), **form.values())
-        except DomainError as err:
-            status = failed(form, err)
-        else:
-            flash("Capacity group saved.", "success")
-            return redirect(url_for(".show_group", group_id=group_id), 303)
-    return _group_page(group, form, status=status)
-
-
-@bp.post("/groups/<int:group_id>/delete")
-@role_required("operator")
-def delete_group(group_id: int):
-    group = db.get_or_404(CapacityGroup, group_id)
-    name = group.name
-    try:
-        capacity_service.delete_group(audit.Actor.current(), group_id)
-    except DomainError as err:
-        page = _group_page(group, _group_form(group, formdata=False), refusal=err.message,
-                           numbers_url=numbers_link(err), status=422)
-        return refused_delete(page, url_for(".show_group", group_id=group_id))
-    flash(f"Capacity group {name} deleted.", "success")
-    return redirect(url_for(".index"), 303)
+crud.ObjectViews(
+    model=CapacityGroup, name="group", path="/groups", id_arg="group_id", role="operator",
+    new_template="configuration/capacity_group_new.html", list_endpoint=".index", form=_group_form,
+    page=_group_page, create=lambda form: capacity_service.create_group(crud.actor(), **form.values()),
+    update=lambda group_id, version, form: capacity_service.update_group(crud.actor(), group_id, version=version,
+                                                                         **form.values()),
+    remove=lambda group_id: capacity_service.delete_group(crud.actor(), group_id),
+    created=lambda group: (f"Capacity group {group.name} created.", url_for(".index")),
+    saved="Capacity group saved.", deleted=lambda group: f"Capacity group {group.name} deleted.",
+).register(bp)

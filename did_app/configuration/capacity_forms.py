@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from did_app import form_fields, money, parsing
+from did_app import money, parsing
 from did_app.auth.forms import AttachMixin
 from did_app.errors import DomainError
 from did_app.form_fields import BoundedIntegerField, CleanText, IdField, SafeDateField, VersionField
@@ -29,11 +29,6 @@ def parse_countries(text: str | None) -> list[str]:
     if unknown:
         raise ValidationError(f"Unknown country code: {unknown[0]}.")
     return sorted(set(codes))
-
-
-def version_of(form) -> int:
-    """The version the edit form was rendered with; raises DomainError when it posted none."""
-    return form_fields.version_of(form)
 
 
 class PoolForm(AttachMixin, CleanText, FlaskForm):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from did_app import audit, clock, money
 from did_app.db import db, write_transaction
-from did_app.errors import Conflict, DomainError
+from did_app.errors import DomainError
 from did_app.lifecycle import forecast
 from did_app.models import (
     CapacityGroup,
@@ -22,19 +22,11 @@ from did_app.models import (
     Number,
     Workspace,
 )
+from did_app.object_checks import InUse, check_version, clean_description, clean_name, existing, name_taken
 from did_app.rules import capacity as capacity_rules
 from did_app.rules import status
 
 MAX_QUANTITY = 100_000  # channels bought or removed at once, as the forms allow
-
-
-class InUse(DomainError):
-    """A refused delete. `numbers_filter` holds the /numbers query arguments that show the numbers
-    concerned (None when no filter can express them)."""
-
-    def __init__(self, message: str, numbers_filter: dict | None = None):
-        super().__init__(message)
-        self.numbers_filter = numbers_filter
 
 
 # ---- helpers (no transaction of their own) ------------------------------------------------
@@ -59,26 +51,6 @@ def _pool_for_update(session, pool_id: int) -> CapacityPool:
 
 def _quantity_ok(quantity, lowest: int) -> bool:
     return isinstance(quantity, int) and not isinstance(quantity, bool) and lowest <= quantity <= MAX_QUANTITY
-
-
-def _check_version(obj, version: int | None) -> None:
-    if version is not None and obj.version != version:
-        raise Conflict("This record was changed by someone else. Your edit was not saved.")
-
-
-def _name_taken(session, model, name: str, own_id: int | None = None) -> bool:
-    # the exact name too: SQLite's lower() folds ASCII only, and the unique index is on the exact name
-    cond = [sa.or_(model.name == name, sa.func.lower(model.name) == name.lower())]
-    if own_id is not None:
-        cond.append(model.id != own_id)
-    return session.scalar(sa.select(sa.exists().where(*cond)))
-
-
-def _clean_name(name: str) -> str:
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 100:
-        raise DomainError("Name must be 1–100 characters.", "name")
-    return name
 
 
 def _pool_values(pool: CapacityPool) -> dict:
@@ -157,12 +129,12 @@ def create_pool(actor, *, name: str, countries: list[str], setup_price_minor: in
     Raises DomainError for a taken name, no countries, negative prices or quantity, a missing
     renew date, or a short balance (then nothing is written).
     """
-    name = _clean_name(name)
+    name = clean_name(name)
     _check_pool_fields(countries, setup_price_minor, monthly_price_minor, metered_rate, renew_date)
     if not _quantity_ok(channels, 0):
         raise DomainError("Enter 0–100,000 channels.", "quantity")
     with write_transaction() as session:
-        if _name_taken(session, CapacityPool, name):
+        if name_taken(session, CapacityPool, name):
             raise DomainError("Name is already used by another pool.", "name")
         pool = CapacityPool(name=name, total_channels=0, setup_price_minor=setup_price_minor,
                             monthly_price_minor=monthly_price_minor, metered_rate=metered_rate,
@@ -187,12 +159,12 @@ def update_pool(actor, pool_id: int, *, version: int | None, name: str, countrie
     Raises DomainError "Numbers from {country} use this pool." when a removed country is in use
     (dedicated channels or a group of this pool), and Conflict on a stale `version`.
     """
-    name = _clean_name(name)
+    name = clean_name(name)
     _check_pool_fields(countries, setup_price_minor, monthly_price_minor, metered_rate, renew_date)
     with write_transaction() as session:
         pool = _pool_for_update(session, pool_id)
-        _check_version(pool, version)
-        if _name_taken(session, CapacityPool, name, pool.id):
+        check_version(pool, version)
+        if name_taken(session, CapacityPool, name, pool.id):
             raise DomainError("Name is already used by another pool.", "name")
         before = _pool_values(pool)
         wanted = sorted(set(countries))
@@ -288,13 +260,6 @@ def _check_group_fields(shared_channels: int, metered_channels: int) -> None:
         raise DomainError(refusal[1], refusal[0])
 
 
-def _clean_description(description: str | None) -> str | None:
-    description = (description or "").strip() or None
-    if description and len(description) > 255:
-        raise DomainError("Description must be at most 255 characters.", "description")
-    return description
-
-
 def create_group(actor, *, name: str, description: str | None, pool_id: int, shared_channels: int,
                  metered_channels: int) -> CapacityGroup:
     """Create a shared capacity group (operator+).
@@ -303,10 +268,10 @@ def create_group(actor, *, name: str, description: str | None, pool_id: int, sha
     channels.", "Metered channels must be 0–1,000." or "A capacity group needs at least one
     shared or metered channel."
     """
-    name, description = _clean_name(name), _clean_description(description)
+    name, description = clean_name(name), clean_description(description)
     _check_group_fields(shared_channels, metered_channels)
     with write_transaction() as session:
-        if _name_taken(session, CapacityGroup, name):
+        if name_taken(session, CapacityGroup, name):
             raise DomainError("Name is already used by another capacity group.", "name")
         pool = session.scalars(sa.select(CapacityPool).where(CapacityPool.id == pool_id).with_for_update()).first()
         if pool is None:
@@ -334,14 +299,12 @@ def update_group(actor, group_id: int, *, version: int | None, name: str, descri
 
     Raises DomainError as create_group() does, and Conflict on a stale `version`.
     """
-    name, description = _clean_name(name), _clean_description(description)
+    name, description = clean_name(name), clean_description(description)
     _check_group_fields(shared_channels, metered_channels)
     with write_transaction() as session:
-        group = session.get(CapacityGroup, group_id)
-        if group is None:
-            raise DomainError("That capacity group does not exist.")
-        _check_version(group, version)
-        if _name_taken(session, CapacityGroup, name, group.id):
+        group = existing(session, CapacityGroup, group_id, "That capacity group does not exist.")
+        check_version(group, version)
+        if name_taken(session, CapacityGroup, name, group.id):
             raise DomainError("Name is already used by another capacity group.", "name")
         old_pool = session.get(CapacityPool, group.pool_id)
         pool = session.scalars(sa.select(CapacityPool).where(CapacityPool.id == pool_id).with_for_update()).first()
@@ -373,9 +336,7 @@ def delete_group(actor, group_id: int) -> None:
     "Capacity group {name} is used by profiles: {names}." (a profile would point at nothing).
     """
     with write_transaction() as session:
-        group = session.get(CapacityGroup, group_id)
-        if group is None:
-            raise DomainError("That capacity group does not exist.")
+        group = existing(session, CapacityGroup, group_id, "That capacity group does not exist.")
         if members := _member_count(session, group.id):
             raise InUse(f"Capacity group {group.name} has {members} numbers. Remove them from the group first.",
                         {"capacity_group": [group.id]})

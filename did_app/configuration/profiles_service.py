@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from did_app import audit, clock, phone
-from did_app.configuration.capacity_service import InUse
 from did_app.db import db, write_transaction
-from did_app.errors import Conflict, DomainError
+from did_app.errors import DomainError
 from did_app.models import CapacityGroup, ConfigurationProfile, Number, Rule, SmsRoute, VoiceRoute
 from did_app.models.configuration import RULE_LEVELS
 from did_app.models.numbers import NUMBER_TYPES
+from did_app.object_checks import InUse, check_version, clean_description, clean_name, existing, name_taken
 from did_app.rules import capacity as capacity_rules
 from did_app.rules import status
 
@@ -32,25 +32,6 @@ LIMIT_MESSAGE = "Enter a whole number from 1 to 32,767, or leave blank for no li
 
 # ---- helpers (no transaction of their own) ------------------------------------------------
 
-def _check_version(obj, version: int | None) -> None:
-    if version is not None and obj.version != version:
-        raise Conflict("This record was changed by someone else. Your edit was not saved.")
-
-
-def _clean_name(name: str) -> str:
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 100:
-        raise DomainError("Name must be 1–100 characters.", "name")
-    return name
-
-
-def _name_taken(session, model, name: str, own_id: int | None) -> bool:
-    # the exact name too: SQLite's lower() folds ASCII only, and the unique index is on the exact name
-    cond = [sa.or_(model.name == name, sa.func.lower(model.name) == name.lower())]
-    if own_id is not None:
-        cond.append(model.id != own_id)
-    return session.scalar(sa.select(sa.exists().where(*cond)))
-
 
 def _label(session, model, obj_id):
     """A referenced object's name for history rows; None stays None."""
@@ -65,6 +46,18 @@ def _key(text: str | None) -> str | None:
     return text.strip().casefold() if text and text.strip() else None
 
 
+def _write_edit(actor, obj, object_type: str, values: dict, before: dict, after: dict) -> None:
+    """Set `values` on `obj` and audit "<object_type>.updated", unless the audited fields
+    (`before` and `after`, with names for ids) show no change: then nothing is written."""
+    b, a = audit.diff(before, after)
+    if not a:
+        return
+    for key, value in values.items():
+        setattr(obj, key, value)
+    obj.updated_at = clock.now()
+    audit.record(actor, f"{object_type}.updated", object_type, obj.id, obj.name, before=b, after=a)
+
+
 # ---- profiles ------------------------------------------------------------------------------
 
 def _profile_values(session, values: dict) -> dict:
@@ -77,9 +70,7 @@ def _profile_values(session, values: dict) -> dict:
 def _clean_profile(session, values: dict) -> dict:
     """Checks §8 that need the database (referenced rows exist) or span fields."""
     values = dict(values)
-    values["description"] = (values.get("description") or "").strip() or None
-    if values["description"] and len(values["description"]) > 255:
-        raise DomainError("Description must be at most 255 characters.", "description")
+    values["description"] = clean_description(values.get("description"))
     limit = values.get("capacity_limit")
     if limit is not None and not 1 <= limit <= 32767:
         raise DomainError(LIMIT_MESSAGE, "capacity_limit")
@@ -99,12 +90,12 @@ def create_profile(actor, *, name: str, voice_route_id: int | None = None, sms_r
     Raises DomainError for a taken name, an unknown route or group, a limit outside 1–32,767,
     a description over 255, or "A profile must set at least one field."
     """
-    name = _clean_name(name)
+    name = clean_name(name)
     with write_transaction() as session:
         values = _clean_profile(session, dict(
             name=name, voice_route_id=voice_route_id, sms_route_id=sms_route_id,
             capacity_group_id=capacity_group_id, capacity_limit=capacity_limit, description=description))
-        if _name_taken(session, ConfigurationProfile, name, None):
+        if name_taken(session, ConfigurationProfile, name, None):
             raise DomainError("Name is already used by another profile.", "name")
         profile = ConfigurationProfile(**values, created_at=clock.now())
         session.add(profile)
@@ -121,34 +112,25 @@ def update_profile(actor, profile_id: int, *, version: int | None, name: str, vo
 
     Raises DomainError as create_profile() does, and Conflict on a stale `version`.
     """
-    name = _clean_name(name)
+    name = clean_name(name)
     with write_transaction() as session:
-        profile = session.get(ConfigurationProfile, profile_id)
-        if profile is None:
-            raise DomainError("That profile does not exist.")
-        _check_version(profile, version)
+        profile = existing(session, ConfigurationProfile, profile_id, "That profile does not exist.")
+        check_version(profile, version)
         values = _clean_profile(session, dict(
             name=name, voice_route_id=voice_route_id, sms_route_id=sms_route_id,
             capacity_group_id=capacity_group_id, capacity_limit=capacity_limit, description=description))
-        if _name_taken(session, ConfigurationProfile, name, profile.id):
+        if name_taken(session, ConfigurationProfile, name, profile.id):
             raise DomainError("Name is already used by another profile.", "name")
         current = {"name": profile.name, **{column: getattr(profile, column) for column, *_ in PROFILE_FIELDS}}
-        b, a = audit.diff(_profile_values(session, current), _profile_values(session, values))
-        if not a:
-            return profile
-        for key, value in values.items():
-            setattr(profile, key, value)
-        profile.updated_at = clock.now()
-        audit.record(actor, "profile.updated", "profile", profile.id, profile.name, before=b, after=a)
+        _write_edit(actor, profile, "profile", values,
+                    _profile_values(session, current), _profile_values(session, values))
     return profile
 
 
 def delete_profile(actor, profile_id: int) -> None:
     """Delete a profile (operator+). Raises InUse "Profile {name} is used by rules: {names}."."""
     with write_transaction() as session:
-        profile = session.get(ConfigurationProfile, profile_id)
-        if profile is None:
-            raise DomainError("That profile does not exist.")
+        profile = existing(session, ConfigurationProfile, profile_id, "That profile does not exist.")
         names = list(session.scalars(sa.select(Rule.name).where(Rule.profile_id == profile.id).order_by(Rule.name)))
         if names:
             raise InUse(f"Profile {profile.name} is used by rules: {', '.join(names)}.")
@@ -225,11 +207,11 @@ def create_rule(actor, *, name: str, profile_id: int | None, countries=(), numbe
     Raises DomainError for a taken name, a missing profile, an unknown number type, or
     "Regions and cities need exactly one country."
     """
-    name = _clean_name(name)
+    name = clean_name(name)
     with write_transaction() as session:
         values = _clean_rule(session, name=name, profile_id=profile_id, countries=countries,
                              number_types=number_types, regions=regions, cities=cities)
-        if _name_taken(session, Rule, name, None):
+        if name_taken(session, Rule, name, None):
             raise DomainError("Name is already used by another rule.", "name")
         rule = Rule(**values, enabled=bool(enabled), created_at=clock.now())
         session.add(rule)
@@ -243,34 +225,24 @@ def update_rule(actor, rule_id: int, *, version: int | None, name: str, profile_
                 number_types=(), regions=(), cities=(), enabled: bool = True) -> Rule:
     """Edit a rule (operator+); its created_at (a tie-break) stays. Raises as create_rule(), and
     Conflict on a stale `version`."""
-    name = _clean_name(name)
+    name = clean_name(name)
     with write_transaction() as session:
-        rule = session.get(Rule, rule_id)
-        if rule is None:
-            raise DomainError("That rule does not exist.")
-        _check_version(rule, version)
+        rule = existing(session, Rule, rule_id, "That rule does not exist.")
+        check_version(rule, version)
         values = _clean_rule(session, name=name, profile_id=profile_id, countries=countries,
                              number_types=number_types, regions=regions, cities=cities)
         values["enabled"] = bool(enabled)
-        if _name_taken(session, Rule, name, rule.id):
+        if name_taken(session, Rule, name, rule.id):
             raise DomainError("Name is already used by another rule.", "name")
         current = {k: getattr(rule, k) for k in values}
-        b, a = audit.diff(_rule_values(session, current), _rule_values(session, values))
-        if not a:
-            return rule
-        for key, value in values.items():
-            setattr(rule, key, value)
-        rule.updated_at = clock.now()
-        audit.record(actor, "rule.updated", "rule", rule.id, rule.name, before=b, after=a)
+        _write_edit(actor, rule, "rule", values, _rule_values(session, current), _rule_values(session, values))
     return rule
 
 
 def delete_rule(actor, rule_id: int) -> None:
     """Delete a rule (operator+). No number changes."""
     with write_transaction() as session:
-        rule = session.get(Rule, rule_id)
-        if rule is None:
-            raise DomainError("That rule does not exist.")
+        rule = existing(session, Rule, rule_id, "That rule does not exist.")
         current = {k: getattr(rule, k) for k in ("name", "profile_id", "countries", "number_types",
                                                  "regions", "cities", "enabled")}
         audit.record(actor, "rule.deleted", "rule", rule.id, rule.name, before=_rule_values(session, current))
@@ -384,13 +356,9 @@ def apply_profile(actor, number_id: int, profile_id: int, *, version: int | None
     Raises Conflict when `version` is given and stale; DomainError for an unknown number or profile.
     """
     with write_transaction() as session:
-        number = session.get(Number, number_id)
-        if number is None:
-            raise DomainError("That number does not exist.")
-        _check_version(number, version)
-        profile = session.get(ConfigurationProfile, profile_id)
-        if profile is None:
-            raise DomainError("That profile does not exist.")
+        number = existing(session, Number, number_id, "That number does not exist.")
+        check_version(number, version)
+        profile = existing(session, ConfigurationProfile, profile_id, "That profile does not exist.")
         changed, skipped = _planned_changes(session, number, profile)
         if not changed:
             return {"changed": {}, "skipped": skipped or ["Already matches profile"]}

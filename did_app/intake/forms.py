@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from did_app import form_fields, money, parsing
+from did_app import money, parsing
 from did_app.auth.forms import AttachMixin
 from did_app.configuration.capacity_forms import KNOWN_COUNTRIES
 from did_app.configuration.profiles_forms import CheckboxesField
@@ -20,7 +20,7 @@ from did_app.form_fields import (
     VersionField,
     paste_limit,
 )
-from did_app.intake.service import Common
+from did_app.intake.service import AddInput, Common
 from did_app.models.lifecycle import PORT_STATUSES
 from did_app.models.numbers import CAPACITY_MODES, FEATURES, NUMBER_TYPES
 
@@ -171,8 +171,6 @@ class AddForm(AttachMixin, CleanText, FlaskForm, CommonFields):
         return datetime.combine(day, time.min, ZoneInfo(self.time_zone)).astimezone(timezone.utc)
 
     def add_input(self):
-        from did_app.intake.service import AddInput
-
         located = self.is_located
         return AddInput(tab=self.tab.data, number=self.number.data or "", first=self.first.data or "",
                         last=self.last.data or "", text=self.numbers.data or "",
@@ -268,8 +266,3 @@ class PortInFilterForm(CleanText, FlaskForm):
 
     q = StringField("Reference or carrier contains")
     status = SelectField("Status", choices=[("", "Any status"), *PORT_STATUSES.items()], validate_choice=False)
-
-
-def version_of(form) -> int:
-    """The request's version the form was rendered with; raises DomainError when it posted none."""
-    return form_fields.version_of(form)

@@ -6,6 +6,7 @@ from flask_login import current_user
 from did_app.audit import Actor
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
+from did_app.form_fields import version_of
 from did_app.htmx import redirect_to, render
 from did_app.intake import portin, queries, service
 from did_app.intake.forms import (
@@ -19,7 +20,6 @@ from did_app.intake.forms import (
     PortInStatusForm,
     RemoveNumbersForm,
     tab_of,
-    version_of,
 )
 from did_app.models import AuditEvent, CapacityGroup, Identity, Order, SmsRoute, VoiceRoute
 from did_app.models.lifecycle import PORT_STATUSES

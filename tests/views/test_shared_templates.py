@@ -3,6 +3,8 @@ CRUD macros (macros/table.html, macros/crud.html) and URLs built by url_for only
 from pathlib import Path
 
 from flask import render_template_string
+from wtforms import Form, SelectMultipleField, StringField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from did_app.htmx import redirect_to
 from tests.conftest import login
@@ -81,3 +83,31 @@ def test_owned_list_templates_build_no_url_by_concatenation():
         text = (TEMPLATES / name).read_text()
         assert "url_query(" not in text, name
         assert "~ '?'" not in text, name
+
+
+def test_checks_field_and_filter_field(app):
+    class Checks(SelectMultipleField):
+        widget, option_widget = ListWidget(prefix_label=False), CheckboxInput()
+
+    class Sample(Form):
+        kinds = Checks("Kinds", choices=[("a", "Alpha"), ("b", "Beta")])
+        q = StringField("Contains")
+
+    form = Sample()
+    form.kinds.errors = ["Choose from the list."]
+    html = _render(app, '{% from "macros/forms.html" import checks_field, filter_field %}'
+                        '{{ checks_field(form.kinds, "none ticked: all") }}{{ filter_field(form.q, placeholder="x") }}',
+                   form=form)
+    assert 'aria-describedby="kinds-error"' in html and "<legend>Kinds <small" in html
+    assert '<label for="kinds-0"><input id="kinds-0"' in html
+    assert '<small id="kinds-error" class="field-error">Choose from the list.</small>' in html
+    assert '<label for="q">Contains <input id="q" name="q" placeholder="x"' in html
+
+
+def test_show_head_puts_the_refusal_under_the_delete_button(app):
+    source = ('{% from "macros/crud.html" import show_head %}'
+              '{{ show_head("/back", "Back", "P", "pool", may, "/p/1/delete", "Delete pool", "Delete?", message) }}')
+    html = _render(app, source, may=True, message="Pool P is in use.")
+    assert '<a href="/back">← Back</a>' in html and '<h1>P <small class="muted">pool</small></h1>' in html
+    assert 'action="/p/1/delete"' in html and html.index("Delete pool") < html.index("Pool P is in use.")
+    assert "Delete pool" not in _render(app, source, may=False, message=None)

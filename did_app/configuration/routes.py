@@ -187,17 +187,13 @@ def create(pages: RoutePages, kind: str):
     form = _trunk_form(pages, kind)
     if _moved_codec(form):
         return _trunk_page(pages, form, kind=kind, blocks=("codecs",))
-    if form.validate_on_submit():
-        try:
-            trunk, notices = service.create_trunk(pages.space, audit.Actor.current(), kind, form.values())
-        except DomainError as err:
-            form.attach_all(err)
-        else:
-            flash_notices(f"{pages.space.trunk_label} {trunk.name} created.", notices)
-            return redirect(url_for(".show", trunk_id=trunk.id), 303)
-    else:
-        form.attach_more(lambda: routes.clean_trunk(pages.space, kind, form.values()))
-    return _trunk_page(pages, form, kind=kind, status=422)
+    saved = _submitted(form, lambda: service.create_trunk(pages.space, audit.Actor.current(), kind, form.values()),
+                       lambda: routes.clean_trunk(pages.space, kind, form.values()))
+    if saved is None:
+        return _trunk_page(pages, form, kind=kind, status=422)
+    trunk, notices = saved
+    flash_notices(f"{pages.space.trunk_label} {trunk.name} created.", notices)
+    return redirect(url_for(".show", trunk_id=trunk.id), 303)
 
 
 def show(pages: RoutePages, trunk_id: int):
@@ -210,23 +206,20 @@ def update(pages: RoutePages, trunk_id: int):
     form = _trunk_form(pages, trunk.trunk_kind)
     if _moved_codec(form):
         return _trunk_page(pages, form, trunk=trunk, blocks=("codecs",))
-    if form.validate_on_submit():
-        try:
-            trunk, notices = service.update_trunk(pages.space, audit.Actor.current(), trunk_id, form.values(),
-                                                  form.version_number())
-        except Conflict as err:
-            trunk = _trunk_or_404(pages, trunk_id)
-            fresh = _stored_trunk_form(pages, trunk)
-            fresh.form_errors.append(err.message)
-            return _trunk_page(pages, fresh, trunk=trunk, status=409)
-        except DomainError as err:
-            form.attach_all(err)
-        else:
-            flash_notices(f"{pages.space.trunk_label} {trunk.name} saved.", notices)
-            return redirect(url_for(".show", trunk_id=trunk_id), 303)
-    else:
-        form.attach_more(lambda: routes.clean_trunk(pages.space, trunk.trunk_kind, form.values(), trunk))
-    return _trunk_page(pages, form, trunk=_trunk_or_404(pages, trunk_id), status=422)
+    try:
+        saved = _submitted(form, lambda: service.update_trunk(pages.space, audit.Actor.current(), trunk_id,
+                                                              form.values(), form.version_number()),
+                           lambda: routes.clean_trunk(pages.space, trunk.trunk_kind, form.values(), trunk))
+    except Conflict as err:
+        trunk = _trunk_or_404(pages, trunk_id)
+        fresh = _stored_trunk_form(pages, trunk)
+        fresh.form_errors.append(err.message)
+        return _trunk_page(pages, fresh, trunk=trunk, status=409)
+    if saved is None:
+        return _trunk_page(pages, form, trunk=_trunk_or_404(pages, trunk_id), status=422)
+    trunk, notices = saved
+    flash_notices(f"{pages.space.trunk_label} {trunk.name} saved.", notices)
+    return redirect(url_for(".show", trunk_id=trunk_id), 303)
 
 
 def regenerate(trunk_id: int):
@@ -243,14 +236,8 @@ def regenerate(trunk_id: int):
 
 def remove(pages: RoutePages, trunk_id: int):
     trunk = _trunk_or_404(pages, trunk_id)
-    try:
-        name = service.delete_trunk(pages.space, audit.Actor.current(), trunk_id)
-    except DomainError as err:
-        form = _stored_trunk_form(pages, trunk)
-        return refused(err, TRUNK_PAGE,
-                       lambda refusal: _trunk_page(pages, form, trunk=trunk, refusal=refusal, status=422))
-    flash(f"{pages.space.trunk_label} {name} deleted.", "success")
-    return redirect_to(url_for(".index"))
+    return _delete(pages, service.delete_trunk, trunk, pages.space.trunk_label, TRUNK_PAGE, lambda refusal: _trunk_page(
+        pages, _stored_trunk_form(pages, trunk), trunk=trunk, refusal=refusal, status=422))
 
 
 # ---- groups ----
@@ -289,18 +276,14 @@ def new_group(pages: RoutePages):
 
 def create_group(pages: RoutePages):
     form = pages.group_form()
-    if form.validate_on_submit():
-        try:
-            group, notices = service.create_group(pages.space, audit.Actor.current(), form.values(),
-                                                  form.members.data)
-        except DomainError as err:
-            form.attach_all(err)
-        else:
-            flash_notices(f"{pages.space.group_label} {group.name} created.", notices)
-            return redirect(url_for(".show_group", group_id=group.id), 303)
-    else:
-        form.attach_more(lambda: routes.clean_group(pages.space, form.values(), form.members.data))
-    return _group_page(pages, form, status=422)
+    saved = _submitted(form, lambda: service.create_group(pages.space, audit.Actor.current(), form.values(),
+                                                          form.members.data),
+                       lambda: routes.clean_group(pages.space, form.values(), form.members.data))
+    if saved is None:
+        return _group_page(pages, form, status=422)
+    group, notices = saved
+    flash_notices(f"{pages.space.group_label} {group.name} created.", notices)
+    return redirect(url_for(".show_group", group_id=group.id), 303)
 
 
 def show_group(pages: RoutePages, group_id: int):
@@ -311,20 +294,17 @@ def show_group(pages: RoutePages, group_id: int):
 def update_group(pages: RoutePages, group_id: int):
     _group_or_404(pages, group_id)
     form = pages.group_form()
-    if form.validate_on_submit():
-        try:
-            group, notices = service.update_group(pages.space, audit.Actor.current(), group_id, form.values(),
-                                                  form.members.data, form.version_number())
-        except Conflict as err:
-            return _group_conflict(pages, group_id, err)
-        except DomainError as err:
-            form.attach_all(err)
-        else:
-            flash_notices(f"{pages.space.group_label} {group.name} saved.", notices)
-            return redirect(url_for(".show_group", group_id=group_id), 303)
-    else:
-        form.attach_more(lambda: routes.clean_group(pages.space, form.values(), form.members.data))
-    return _group_page(pages, form, group=_group_or_404(pages, group_id), status=422)
+    try:
+        saved = _submitted(form, lambda: service.update_group(pages.space, audit.Actor.current(), group_id,
+                                                              form.values(), form.members.data, form.version_number()),
+                           lambda: routes.clean_group(pages.space, form.values(), form.members.data))
+    except Conflict as err:
+        return _group_conflict(pages, group_id, err)
+    if saved is None:
+        return _group_page(pages, form, group=_group_or_404(pages, group_id), status=422)
+    group, notices = saved
+    flash_notices(f"{pages.space.group_label} {group.name} saved.", notices)
+    return redirect(url_for(".show_group", group_id=group_id), 303)
 
 
 def order_members(pages: RoutePages, group_id: int):
@@ -348,17 +328,38 @@ def order_members(pages: RoutePages, group_id: int):
 
 def remove_group(pages: RoutePages, group_id: int):
     group = _group_or_404(pages, group_id)
+    return _delete(pages, service.delete_group, group, pages.space.group_label, GROUP_PAGE, lambda refusal: _group_page(
+        pages, _stored_group_form(pages, group), group=group, refusal=refusal, status=422))
+
+
+# ---- the steps every edit shares ----
+
+def _submitted(form, write: Callable, clean: Callable):
+    """Validate the posted form and run `write()`; its result, or None with every problem under its
+    field: the typing errors plus, on the other fields, the rules' problems (`clean()`), or the
+    service's. A Conflict (stale version) is left to the caller, which answers 409."""
+    if not form.validate_on_submit():
+        form.attach_more(clean)
+        return None
     try:
-        name = service.delete_group(pages.space, audit.Actor.current(), group_id)
+        return write()
+    except Conflict:
+        raise
     except DomainError as err:
-        form = _stored_group_form(pages, group)
-        return refused(err, GROUP_PAGE,
-                       lambda refusal: _group_page(pages, form, group=group, refusal=refusal, status=422))
-    flash(f"{pages.space.group_label} {name} deleted.", "success")
+        form.attach_all(err)
+        return None
+
+
+def _delete(pages: RoutePages, delete: Callable, route, label: str, template: str, page: Callable):
+    """Delete a trunk or group and go back to the list, or show why not (see `refused`)."""
+    try:
+        name = delete(pages.space, audit.Actor.current(), route.id)
+    except DomainError as err:
+        return refused(err, template, page)
+    flash(f"{label} {name} deleted.", "success")
     return redirect_to(url_for(".index"))
 
 
-# ---- request helpers ----
 
 def flash_notices(message: str, notices) -> None:
     flash(message, "success")

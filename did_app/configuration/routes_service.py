@@ -187,6 +187,28 @@ def _group_snapshot(session, space: Space, group) -> dict:
     return snap
 
 
+def _store(session, space: Space, route, columns: dict, creating: bool) -> None:
+    """Write cleaned columns to a new or locked trunk or group and flush (a taken name is refused)."""
+    for key, value in columns.items():
+        setattr(route, key, value)
+    route.name_key = columns["name"].lower()
+    if creating:
+        session.add(route)
+    else:
+        route.updated_at = clock.now()
+    _flush_named(session, space)
+
+
+def _record_saved(actor, object_type: str, route, before: dict | None, after: dict, creating: bool) -> None:
+    """The audit row of a saved trunk or group: all its values when created, else what changed."""
+    if creating:
+        audit.record(actor, f"{object_type}.created", object_type, route.id, route.name, after=_compact(after))
+        return
+    b, a = audit.diff(before, after)
+    if a:
+        audit.record(actor, f"{object_type}.updated", object_type, route.id, route.name, before=b, after=a)
+
+
 def _save_trunk(session, space: Space, actor, trunk, columns: dict, creating: bool) -> list[str]:
     """Apply cleaned columns to a trunk (new or locked), move it between groups, audit, recompute."""
     new_group = columns.pop("group_id")
@@ -200,24 +222,8 @@ def _save_trunk(session, space: Space, actor, trunk, columns: dict, creating: bo
     if old_group and new_group and old_group != new_group:
         notices.append(MOVED.format(trunk=columns["name"], group=_names(session, space, [old_group])[old_group]))
     blocked_changed = space.blockable and not creating and trunk.blocked != columns.get("blocked")
-    for key, value in columns.items():
-        setattr(trunk, key, value)
-    trunk.name_key = columns["name"].lower()
-    trunk.group_id = new_group
-    if creating:
-        session.add(trunk)
-    else:
-        trunk.updated_at = clock.now()
-    _flush_named(session, space)
-    after = _trunk_snapshot(session, space, trunk)
-    if creating:
-        audit.record(actor, f"{space.trunk_type}.created", space.trunk_type, trunk.id, trunk.name,
-                     after=_compact(after))
-    else:
-        b, a = audit.diff(before, after)
-        if a:
-            audit.record(actor, f"{space.trunk_type}.updated", space.trunk_type, trunk.id, trunk.name,
-                         before=b, after=a)
+    _store(session, space, trunk, {**columns, "group_id": new_group}, creating)
+    _record_saved(actor, space.trunk_type, trunk, before, _trunk_snapshot(session, space, trunk), creating)
     watch.finish()
     if blocked_changed:
         _recompute(space, [trunk.id])
@@ -235,14 +241,7 @@ def _save_group(session, space: Space, actor, group, columns: dict, member_ids: 
     current = [] if creating else session.scalars(
         sa.select(m).where(m.group_id == group.id, m.kind == "trunk").with_for_update()).all()
     before = None if creating else _group_snapshot(session, space, group)
-    for key, value in columns.items():
-        setattr(group, key, value)
-    group.name_key = columns["name"].lower()
-    if creating:
-        session.add(group)
-    else:
-        group.updated_at = clock.now()
-    _flush_named(session, space)
+    _store(session, space, group, columns, creating)
     watch = _GroupWatch(session, space, actor, [group.id, *(t.group_id for t in trunks)])
     old_names = _names(session, space, watch.before)
     notices, chosen = [], {t.id for t in trunks}
@@ -254,15 +253,7 @@ def _save_group(session, space: Space, actor, group, columns: dict, member_ids: 
             notices.append(MOVED.format(trunk=trunk.name, group=old_names[trunk.group_id]))
         _set_trunk_group(session, space, actor, trunk, target, {**old_names, group.id: group.name})
     session.flush()
-    after = _group_snapshot(session, space, group)
-    if creating:
-        audit.record(actor, f"{space.group_type}.created", space.group_type, group.id, group.name,
-                     after=_compact(after))
-    else:
-        b, a = audit.diff(before, after)
-        if a:
-            audit.record(actor, f"{space.group_type}.updated", space.group_type, group.id, group.name,
-                         before=b, after=a)
+    _record_saved(actor, space.group_type, group, before, _group_snapshot(session, space, group), creating)
     watch.finish(skip_audit={group.id})  # the group's own row carries its members
     return notices
 

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from did_app import audit, parsing
 from did_app.db import db
-from did_app.models import AuditEvent, SmsRoute
+from did_app.models import AuditEvent
 from did_app.rules.routes import Space
 
 
@@ -35,9 +35,11 @@ def list_routes(space: Space, *, name: str = "", kind: str = "", group: str = ""
     return trunks, groups, sizes
 
 
-def blocked_member_counts() -> dict[int, int]:
-    """Blocked members per SMS group, in one grouped query."""
-    m = SmsRoute
+def blocked_member_counts(space: Space) -> dict[int, int]:
+    """Blocked members per group, in one grouped query (none where trunks can't be blocked)."""
+    if not space.blockable:
+        return {}
+    m = space.model
     return dict(db.session.execute(sa.select(m.group_id, sa.func.count()).where(
         m.group_id.is_not(None), m.blocked.is_(True)).group_by(m.group_id)).all())
 

@@ -6,9 +6,11 @@ configuration.md §1–§4 and §7. Every public write function is one use case 
 `DeleteRefused`, which names the /numbers filter for the numbers concerned.
 
 Voice trunks and trunk groups share `VoiceRoute`; SMS trunks and groups share `SmsRoute`. The two
-spaces behave alike, so the group and delete helpers take a `Space` describing one of them.
+spaces behave alike, so every use case takes the `Space` it works in (rules/routes.py); the
+per-space names at the bottom (`create_voice_trunk`, `set_sms_order`, …) are the same functions.
 """
 import hashlib
+from functools import partial
 
 import sqlalchemy as sa
 
@@ -20,19 +22,17 @@ from did_app.rules import status
 from did_app.rules.routes import (
     CHOOSE,
     MAX_MEMBERS,
+    MEMBERS_CHANGED,
     MOVED,
     SMS,
     VOICE,
-    WEIGHT,
     DeleteRefused,
     RouteInvalid,
     Space,
-    _Check,
-    _generate,
-    _int,
     clean_group,
-    clean_sms_trunk,
-    clean_voice_trunk,
+    clean_order,
+    clean_trunk,
+    generate_credential,
     try_order,
 )
 
@@ -117,7 +117,7 @@ def _group_for_member(session, space: Space, group_id: int, trunk_id: int | None
 def _status_key(session, space: Space, group_id: int) -> tuple:
     """What a group's numbers' status depends on: its members (and, for SMS, which are blocked)."""
     m = space.model
-    cols = (m.id, m.blocked) if space is SMS else (m.id,)
+    cols = (m.id, m.blocked) if space.blockable else (m.id,)
     return tuple(session.execute(sa.select(*cols).where(m.group_id == group_id).order_by(m.id)).all())
 
 
@@ -187,6 +187,28 @@ def _group_snapshot(session, space: Space, group) -> dict:
     return snap
 
 
+def _store(session, space: Space, route, columns: dict, creating: bool) -> None:
+    """Write cleaned columns to a new or locked trunk or group and flush (a taken name is refused)."""
+    for key, value in columns.items():
+        setattr(route, key, value)
+    route.name_key = columns["name"].lower()
+    if creating:
+        session.add(route)
+    else:
+        route.updated_at = clock.now()
+    _flush_named(session, space)
+
+
+def _record_saved(actor, object_type: str, route, before: dict | None, after: dict, creating: bool) -> None:
+    """The audit row of a saved trunk or group: all its values when created, else what changed."""
+    if creating:
+        audit.record(actor, f"{object_type}.created", object_type, route.id, route.name, after=_compact(after))
+        return
+    b, a = audit.diff(before, after)
+    if a:
+        audit.record(actor, f"{object_type}.updated", object_type, route.id, route.name, before=b, after=a)
+
+
 def _save_trunk(session, space: Space, actor, trunk, columns: dict, creating: bool) -> list[str]:
     """Apply cleaned columns to a trunk (new or locked), move it between groups, audit, recompute."""
     new_group = columns.pop("group_id")
@@ -199,25 +221,9 @@ def _save_trunk(session, space: Space, actor, trunk, columns: dict, creating: bo
     notices = []
     if old_group and new_group and old_group != new_group:
         notices.append(MOVED.format(trunk=columns["name"], group=_names(session, space, [old_group])[old_group]))
-    blocked_changed = space is SMS and not creating and trunk.blocked != columns.get("blocked")
-    for key, value in columns.items():
-        setattr(trunk, key, value)
-    trunk.name_key = columns["name"].lower()
-    trunk.group_id = new_group
-    if creating:
-        session.add(trunk)
-    else:
-        trunk.updated_at = clock.now()
-    _flush_named(session, space)
-    after = _trunk_snapshot(session, space, trunk)
-    if creating:
-        audit.record(actor, f"{space.trunk_type}.created", space.trunk_type, trunk.id, trunk.name,
-                     after=_compact(after))
-    else:
-        b, a = audit.diff(before, after)
-        if a:
-            audit.record(actor, f"{space.trunk_type}.updated", space.trunk_type, trunk.id, trunk.name,
-                         before=b, after=a)
+    blocked_changed = space.blockable and not creating and trunk.blocked != columns.get("blocked")
+    _store(session, space, trunk, {**columns, "group_id": new_group}, creating)
+    _record_saved(actor, space.trunk_type, trunk, before, _trunk_snapshot(session, space, trunk), creating)
     watch.finish()
     if blocked_changed:
         _recompute(space, [trunk.id])
@@ -235,14 +241,7 @@ def _save_group(session, space: Space, actor, group, columns: dict, member_ids: 
     current = [] if creating else session.scalars(
         sa.select(m).where(m.group_id == group.id, m.kind == "trunk").with_for_update()).all()
     before = None if creating else _group_snapshot(session, space, group)
-    for key, value in columns.items():
-        setattr(group, key, value)
-    group.name_key = columns["name"].lower()
-    if creating:
-        session.add(group)
-    else:
-        group.updated_at = clock.now()
-    _flush_named(session, space)
+    _store(session, space, group, columns, creating)
     watch = _GroupWatch(session, space, actor, [group.id, *(t.group_id for t in trunks)])
     old_names = _names(session, space, watch.before)
     notices, chosen = [], {t.id for t in trunks}
@@ -254,15 +253,7 @@ def _save_group(session, space: Space, actor, group, columns: dict, member_ids: 
             notices.append(MOVED.format(trunk=trunk.name, group=old_names[trunk.group_id]))
         _set_trunk_group(session, space, actor, trunk, target, {**old_names, group.id: group.name})
     session.flush()
-    after = _group_snapshot(session, space, group)
-    if creating:
-        audit.record(actor, f"{space.group_type}.created", space.group_type, group.id, group.name,
-                     after=_compact(after))
-    else:
-        b, a = audit.diff(before, after)
-        if a:
-            audit.record(actor, f"{space.group_type}.updated", space.group_type, group.id, group.name,
-                         before=b, after=a)
+    _record_saved(actor, space.group_type, group, before, _group_snapshot(session, space, group), creating)
     watch.finish(skip_audit={group.id})  # the group's own row carries its members
     return notices
 
@@ -280,12 +271,12 @@ def _refuse_trunk_delete(session, space: Space, trunk) -> None:
     if n:
         raise DeleteRefused(f"{space.trunk_label} {trunk.name} routes {n} numbers. Move them first.",
                             {space.filter_key: trunk.id})
-    if trunk.group_id is None or (space is SMS and trunk.blocked):
+    if trunk.group_id is None or (space.blockable and trunk.blocked):
         return
     m = space.model
     others = sa.select(sa.func.count()).select_from(m).where(m.group_id == trunk.group_id, m.id != trunk.id)
     others_total = session.scalar(others)
-    others_open = session.scalar(others.where(m.blocked.is_(False))) if space is SMS else others_total
+    others_open = session.scalar(others.where(m.blocked.is_(False))) if space.blockable else others_total
     n = _count_numbers(session, space, trunk.group_id)
     if others_open == 0 and n:
         group = session.get(m, trunk.group_id)
@@ -303,109 +294,113 @@ def _refuse_profiles(session, space: Space, route, label: str) -> None:
         raise DeleteRefused(f"{label} {route.name} is used by profiles: {', '.join(names)}.")
 
 
-# ---- voice trunks ----------------------------------------------------------------------------------
+# ---- trunks ----------------------------------------------------------------------------------------
 
-def create_voice_trunk(actor, kind: str, values: dict) -> tuple[VoiceRoute, list[str]]:
-    """Create a SIP or PSTN trunk (§2), optionally in a group (≤ 10 members).
+def create_trunk(space: Space, actor, kind: str, values: dict) -> tuple[VoiceRoute | SmsRoute, list[str]]:
+    """Create a trunk of `kind` in `space` (a SIP or PSTN trunk §2, an SMS trunk of one of the four
+    kinds §4), optionally in a group (≤ 10 members). SMPP ESME credentials are generated.
 
     Returns (trunk, notices). Raises RouteInvalid for any broken field rule, including a name
-    already used by a trunk or trunk group.
+    already used in the space.
     """
     with write_transaction() as session:
-        columns = _cleaned(session, VOICE, None, values, lambda: clean_voice_trunk(kind, values))
-        trunk = VoiceRoute(kind="trunk", trunk_kind=kind)
-        notices = _save_trunk(session, VOICE, actor, trunk, columns, creating=True)
+        columns = _cleaned(session, space, None, values, lambda: clean_trunk(space, kind, values))
+        trunk = space.model(kind="trunk", trunk_kind=kind)
+        notices = _save_trunk(session, space, actor, trunk, columns, creating=True)
     return trunk, notices
 
 
-def update_voice_trunk(actor, trunk_id: int, values: dict, version: int | None = None) -> tuple[VoiceRoute, list[str]]:
-    """Edit a voice trunk; its kind is fixed. Choosing another group moves it ("Moved … from …").
+def update_trunk(space: Space, actor, trunk_id: int, values: dict,
+                 version: int | None = None) -> tuple[VoiceRoute | SmsRoute, list[str]]:
+    """Edit a trunk; its kind is fixed. Choosing another group moves it ("Moved … from …").
 
-    A blank `auth_password` keeps the stored one. Membership changes recompute the status of
-    numbers on both groups. Raises RouteInvalid, Conflict (stale `version`) or DomainError.
+    A blank write-only secret (`auth_password`, the SMPP SMSC `password`) keeps the stored one.
+    Moving, blocking or unblocking recomputes the status of the numbers on the trunk and on the
+    groups concerned. Raises RouteInvalid, Conflict (stale `version`) or DomainError.
     """
     with write_transaction() as session:
-        trunk = _load(session, VOICE, trunk_id, "trunk", version)
-        columns = _cleaned(session, VOICE, trunk.id, values,
-                           lambda: clean_voice_trunk(trunk.trunk_kind, values, trunk))
-        notices = _save_trunk(session, VOICE, actor, trunk, columns, creating=False)
+        trunk = _load(session, space, trunk_id, "trunk", version)
+        columns = _cleaned(session, space, trunk.id, values,
+                           lambda: clean_trunk(space, trunk.trunk_kind, values, trunk))
+        notices = _save_trunk(session, space, actor, trunk, columns, creating=False)
     return trunk, notices
 
 
-def delete_voice_trunk(actor, trunk_id: int) -> str:
-    """Delete a voice trunk unless numbers route to it, or it is the last member of a group that
-    numbers route to (§7). Returns the deleted name; raises DeleteRefused and changes nothing."""
+def delete_trunk(space: Space, actor, trunk_id: int) -> str:
+    """Delete a trunk unless numbers route to it, or it is the last (unblocked) member of a group
+    that numbers route to (§7). Returns the deleted name; raises DeleteRefused and changes nothing."""
     with write_transaction() as session:
-        trunk = _load(session, VOICE, trunk_id, "trunk")
+        trunk = _load(session, space, trunk_id, "trunk")
         if trunk.group_id:
-            session.scalar(sa.select(VoiceRoute.id).where(VoiceRoute.id == trunk.group_id).with_for_update())
-        _refuse_trunk_delete(session, VOICE, trunk)
-        _refuse_profiles(session, VOICE, trunk, "Trunk")
-        watch = _GroupWatch(session, VOICE, actor, [trunk.group_id])
-        audit.record(actor, "trunk.deleted", "trunk", trunk.id, trunk.name,
-                     before=_trunk_snapshot(session, VOICE, trunk))
+            session.scalar(sa.select(space.model.id).where(space.model.id == trunk.group_id).with_for_update())
+        _refuse_trunk_delete(session, space, trunk)
+        _refuse_profiles(session, space, trunk, space.trunk_label)
+        watch = _GroupWatch(session, space, actor, [trunk.group_id])
+        audit.record(actor, f"{space.trunk_type}.deleted", space.trunk_type, trunk.id, trunk.name,
+                     before=_trunk_snapshot(session, space, trunk))
         name = trunk.name
         session.delete(trunk)
         watch.finish()
     return name
 
 
-# ---- voice trunk groups -----------------------------------------------------------------------------
+def regenerate_sms_credentials(actor, trunk_id: int) -> SmsRoute:
+    """New system ID (16) and password (8) for an SMPP ESME trunk; the old ones stop working."""
+    with write_transaction() as session:
+        trunk = _load(session, SMS, trunk_id, "trunk")
+        if trunk.trunk_kind != "smpp_esme":
+            raise DomainError("Only SMPP (ESME) trunks have generated credentials.")
+        settings = dict(trunk.settings or {})
+        before = {"system_id": settings.get("system_id"), "password": _fingerprint(settings.get("password"))}
+        settings.update(system_id=generate_credential(16), password=generate_credential(8))
+        trunk.settings = settings
+        trunk.updated_at = clock.now()
+        audit.record(actor, "sms_trunk.credentials_regenerated", "sms_trunk", trunk.id, trunk.name,
+                     before=before, after={"system_id": settings["system_id"],
+                                           "password": _fingerprint(settings["password"])})
+    return trunk
 
-def create_trunk_group(actor, values: dict, member_ids) -> tuple[VoiceRoute, list[str]]:
-    """Create a trunk group with 0–10 member trunks (§3). A member taken from another group is
+
+# ---- groups ----------------------------------------------------------------------------------------
+
+def create_group(space: Space, actor, values: dict, member_ids) -> tuple[VoiceRoute | SmsRoute, list[str]]:
+    """Create a group with 0–10 member trunks (§3, §4). A member taken from another group is
     moved, with a notice. Returns (group, notices); raises RouteInvalid."""
     with write_transaction() as session:
-        columns, members = _cleaned(session, VOICE, None, values, lambda: clean_group(VOICE, values, member_ids))
-        group = VoiceRoute(kind="group")
-        notices = _save_group(session, VOICE, actor, group, columns, members, creating=True)
+        columns, members = _cleaned(session, space, None, values, lambda: clean_group(space, values, member_ids))
+        group = space.model(kind="group")
+        notices = _save_group(session, space, actor, group, columns, members, creating=True)
     return group, notices
 
 
-def update_trunk_group(actor, group_id: int, values: dict, member_ids,
-                       version: int | None = None) -> tuple[VoiceRoute, list[str]]:
-    """Edit a trunk group and set its exact member set (≤ 10). Trunks left out are detached;
-    numbers routed to this group and to groups that lost a trunk get their status recomputed.
+def update_group(space: Space, actor, group_id: int, values: dict, member_ids,
+                 version: int | None = None) -> tuple[VoiceRoute | SmsRoute, list[str]]:
+    """Edit a group and set its exact member set (≤ 10). Trunks left out are detached; numbers
+    routed to this group and to groups that lost a trunk get their status recomputed.
     Raises RouteInvalid, Conflict or DomainError."""
     with write_transaction() as session:
-        group = _load(session, VOICE, group_id, "group", version)
-        columns, members = _cleaned(session, VOICE, group_id, values, lambda: clean_group(VOICE, values, member_ids))
-        notices = _save_group(session, VOICE, actor, group, columns, members, creating=False)
+        group = _load(session, space, group_id, "group", version)
+        columns, members = _cleaned(session, space, group_id, values, lambda: clean_group(space, values, member_ids))
+        notices = _save_group(session, space, actor, group, columns, members, creating=False)
     return group, notices
 
 
-def set_trunk_order(actor, group_id: int, orders: dict, versions: dict | None = None) -> VoiceRoute:
-    """Write priority and weight of the group's members from the group page.
+def set_order(space: Space, actor, group_id: int, orders: dict, versions: dict | None = None):
+    """Write the priority (and, for voice, the weight) of the group's members from the group page.
 
-    `orders` maps trunk id → (priority, weight), `versions` trunk id → the version the page showed.
-    Raises RouteInvalid with fields "priority-<id>" / "weight-<id>", DomainError for a trunk that is
-    not a member or a missing version, Conflict when a member changed since the page was rendered.
+    `orders` maps trunk id → (priority, weight), or → priority for SMS (lower is tried first);
+    `versions` trunk id → the version the page showed. Raises RouteInvalid with fields
+    "priority-<id>" / "weight-<id>", DomainError for a trunk that is not a member or a missing
+    version, Conflict when a member changed since the page was rendered.
     """
-    return _set_order(VOICE, actor, group_id, orders, versions)
-
-
-def delete_trunk_group(actor, group_id: int) -> str:
-    """Delete a trunk group unless numbers route to it (§7); its members are detached, not deleted."""
-    return _delete_group(VOICE, actor, group_id)
-
-
-def _set_order(space: Space, actor, group_id: int, orders: dict, versions: dict | None):
-    check, clean = _Check(), {}
-    for trunk_id, (priority, weight) in orders.items():
-        tid = parsing.query_id(trunk_id)
-        if tid is None:
-            raise DomainError("The members of this group changed. Reload the page and try again.")
-        p_key, w_key = f"priority-{tid}", f"weight-{tid}"
-        clean[tid] = (_int(check, {p_key: priority}, p_key, 0, space.priority_max, space.priority_message),
-                      _int(check, {w_key: weight}, w_key, 0, 65535, WEIGHT) if space.weighted else None)
-    check.done()
+    clean = clean_order(space, orders)
     m = space.model
     with write_transaction() as session:
         group = _load(session, space, group_id, "group")
         members = {t.id: t for t in session.scalars(
             sa.select(m).where(m.group_id == group_id).with_for_update())}
         if set(clean) - set(members):
-            raise DomainError("The members of this group changed. Reload the page and try again.")
+            raise DomainError(MEMBERS_CHANGED)
         if versions is not None:  # None: callers without a rendered page (CLI, tests)
             if any(versions.get(tid) is None for tid in clean):
                 raise DomainError(parsing.VERSION_MESSAGE)
@@ -414,21 +409,25 @@ def _set_order(space: Space, actor, group_id: int, orders: dict, versions: dict 
                                "the table now shows the current values.")
         watch = _GroupWatch(session, space, actor, [group_id])
         for trunk_id, (priority, weight) in clean.items():
-            trunk = members[trunk_id]
-            before = {"priority": trunk.priority, **({"weight": trunk.weight} if space.weighted else {})}
-            after = {"priority": priority, **({"weight": weight} if space.weighted else {})}
-            b, a = audit.diff(before, after)
-            if a:
-                for key, value in a.items():
-                    setattr(trunk, key, value)
-                trunk.updated_at = clock.now()
-                audit.record(actor, f"{space.trunk_type}.updated", space.trunk_type, trunk.id, trunk.name,
-                             before=b, after=a)
+            _set_member_order(space, actor, members[trunk_id], priority, weight)
         watch.finish()
     return group
 
 
-def _delete_group(space: Space, actor, group_id: int) -> str:
+def _set_member_order(space: Space, actor, trunk, priority: int, weight: int | None) -> None:
+    before = {"priority": trunk.priority, **({"weight": trunk.weight} if space.weighted else {})}
+    after = {"priority": priority, **({"weight": weight} if space.weighted else {})}
+    b, a = audit.diff(before, after)
+    if a:
+        for key, value in a.items():
+            setattr(trunk, key, value)
+        trunk.updated_at = clock.now()
+        audit.record(actor, f"{space.trunk_type}.updated", space.trunk_type, trunk.id, trunk.name,
+                     before=b, after=a)
+
+
+def delete_group(space: Space, actor, group_id: int) -> str:
+    """Delete a group unless numbers route to it (§7); its members are detached, not deleted."""
     m = space.model
     with write_transaction() as session:
         group = _load(session, space, group_id, "group")
@@ -448,97 +447,19 @@ def _delete_group(space: Space, actor, group_id: int) -> str:
     return name
 
 
-# ---- SMS trunks ------------------------------------------------------------------------------------
+# ---- the same use cases named per space, for callers that know theirs (CLI, demo, tests) ----------
 
-def create_sms_trunk(actor, kind: str, values: dict) -> tuple[SmsRoute, list[str]]:
-    """Create an SMS trunk of one of the four kinds (§4). SMPP ESME credentials are generated.
-    Returns (trunk, notices); raises RouteInvalid."""
-    with write_transaction() as session:
-        columns, settings = _cleaned(session, SMS, None, values, lambda: clean_sms_trunk(kind, values))
-        trunk = SmsRoute(kind="trunk", trunk_kind=kind)
-        columns["settings"] = settings
-        notices = _save_trunk(session, SMS, actor, trunk, columns, creating=True)
-    return trunk, notices
-
-
-def update_sms_trunk(actor, trunk_id: int, values: dict, version: int | None = None) -> tuple[SmsRoute, list[str]]:
-    """Edit an SMS trunk; its kind is fixed. Blocking, unblocking or moving it recomputes the
-    status of the numbers on it and on the groups concerned. Raises RouteInvalid or Conflict."""
-    with write_transaction() as session:
-        trunk = _load(session, SMS, trunk_id, "trunk", version)
-        columns, settings = _cleaned(session, SMS, trunk.id, values,
-                                     lambda: clean_sms_trunk(trunk.trunk_kind, values, trunk))
-        columns["settings"] = settings
-        notices = _save_trunk(session, SMS, actor, trunk, columns, creating=False)
-    return trunk, notices
-
-
-def regenerate_sms_credentials(actor, trunk_id: int) -> SmsRoute:
-    """New system ID (16) and password (8) for an SMPP ESME trunk; the old ones stop working."""
-    with write_transaction() as session:
-        trunk = _load(session, SMS, trunk_id, "trunk")
-        if trunk.trunk_kind != "smpp_esme":
-            raise DomainError("Only SMPP (ESME) trunks have generated credentials.")
-        settings = dict(trunk.settings or {})
-        before = {"system_id": settings.get("system_id"), "password": _fingerprint(settings.get("password"))}
-        settings.update(system_id=_generate(16), password=_generate(8))
-        trunk.settings = settings
-        trunk.updated_at = clock.now()
-        audit.record(actor, "sms_trunk.credentials_regenerated", "sms_trunk", trunk.id, trunk.name,
-                     before=before, after={"system_id": settings["system_id"],
-                                           "password": _fingerprint(settings["password"])})
-    return trunk
-
-
-def delete_sms_trunk(actor, trunk_id: int) -> str:
-    """Delete an SMS trunk unless numbers route to it, or it is the last unblocked member of a
-    group that numbers route to (§7). Raises DeleteRefused and changes nothing."""
-    with write_transaction() as session:
-        trunk = _load(session, SMS, trunk_id, "trunk")
-        if trunk.group_id:
-            session.scalar(sa.select(SmsRoute.id).where(SmsRoute.id == trunk.group_id).with_for_update())
-        _refuse_trunk_delete(session, SMS, trunk)
-        _refuse_profiles(session, SMS, trunk, "SMS trunk")
-        watch = _GroupWatch(session, SMS, actor, [trunk.group_id])
-        audit.record(actor, "sms_trunk.deleted", "sms_trunk", trunk.id, trunk.name,
-                     before=_trunk_snapshot(session, SMS, trunk))
-        name = trunk.name
-        session.delete(trunk)
-        watch.finish()
-    return name
-
-
-# ---- SMS trunk groups --------------------------------------------------------------------------------
-
-def create_sms_group(actor, values: dict, member_ids) -> tuple[SmsRoute, list[str]]:
-    """Create an SMS trunk group with 0–10 members (§4); members from other groups move."""
-    with write_transaction() as session:
-        columns, members = _cleaned(session, SMS, None, values, lambda: clean_group(SMS, values, member_ids))
-        group = SmsRoute(kind="group")
-        notices = _save_group(session, SMS, actor, group, columns, members, creating=True)
-    return group, notices
-
-
-def update_sms_group(actor, group_id: int, values: dict, member_ids,
-                     version: int | None = None) -> tuple[SmsRoute, list[str]]:
-    """Edit an SMS trunk group and set its exact member set (≤ 10); recomputes the status of the
-    numbers routed to it and to groups that lost a trunk. Raises RouteInvalid or Conflict."""
-    with write_transaction() as session:
-        group = _load(session, SMS, group_id, "group", version)
-        columns, members = _cleaned(session, SMS, group_id, values, lambda: clean_group(SMS, values, member_ids))
-        notices = _save_group(session, SMS, actor, group, columns, members, creating=False)
-    return group, notices
-
-
-def set_sms_order(actor, group_id: int, priorities: dict, versions: dict | None = None) -> SmsRoute:
-    """Write the priority (0–32,767; lower is tried first) of the group's members.
-
-    `priorities` maps trunk id → priority, `versions` as for set_trunk_order. Raises RouteInvalid
-    with fields "priority-<id>", DomainError or Conflict as set_trunk_order does.
-    """
-    return _set_order(SMS, actor, group_id, {k: (v, None) for k, v in priorities.items()}, versions)
-
-
-def delete_sms_group(actor, group_id: int) -> str:
-    """Delete an SMS trunk group unless numbers route to it (§7); its members are detached."""
-    return _delete_group(SMS, actor, group_id)
+create_voice_trunk = partial(create_trunk, VOICE)
+update_voice_trunk = partial(update_trunk, VOICE)
+delete_voice_trunk = partial(delete_trunk, VOICE)
+create_trunk_group = partial(create_group, VOICE)
+update_trunk_group = partial(update_group, VOICE)
+set_trunk_order = partial(set_order, VOICE)
+delete_trunk_group = partial(delete_group, VOICE)
+create_sms_trunk = partial(create_trunk, SMS)
+update_sms_trunk = partial(update_trunk, SMS)
+delete_sms_trunk = partial(delete_trunk, SMS)
+create_sms_group = partial(create_group, SMS)
+update_sms_group = partial(update_group, SMS)
+set_sms_order = partial(set_order, SMS)
+delete_sms_group = partial(delete_group, SMS)

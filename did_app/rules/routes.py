@@ -66,6 +66,7 @@ GET_BODY = "GET requests carry no body."
 BODY_TYPE_REQUIRED = "Choose a body type for POST and PUT requests."
 UNKNOWN_PLACEHOLDER = "Unknown placeholder {token}."
 CHOOSE = "Choose an option from the list."
+MEMBERS_CHANGED = "The members of this group changed. Reload the page and try again."
 
 _CLI_PREFIX_RE = re.compile(r"[0-9A-Za-z+#]{0,7}")
 _HOST_LABEL_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
@@ -105,13 +106,17 @@ class Space:
     group_full: str
     priority_max: int
     priority_message: str
-    weighted: bool
+    priority_default: int
+    weighted: bool   # members share by weight (voice); SMS members of equal priority share equally
+    blockable: bool  # trunks can be blocked, and a blocked member is skipped (SMS)
 
 
 VOICE = Space(VoiceRoute, Number.voice_route_id, "voice_route", "trunk", "trunk_group", "Trunk",
-              "Trunk group", VOICE_NAME_TAKEN, VOICE_GROUP_FULL, 65535, VOICE_PRIORITY, True)
+              "Trunk group", VOICE_NAME_TAKEN, VOICE_GROUP_FULL, 65535, VOICE_PRIORITY, 1,
+              weighted=True, blockable=False)
 SMS = Space(SmsRoute, Number.sms_route_id, "sms_route", "sms_trunk", "sms_trunk_group", "SMS trunk",
-            "SMS trunk group", SMS_NAME_TAKEN, SMS_GROUP_FULL, 32767, SMS_PRIORITY, False)
+            "SMS trunk group", SMS_NAME_TAKEN, SMS_GROUP_FULL, 32767, SMS_PRIORITY, 100,
+            weighted=False, blockable=True)
 
 
 class _Check:
@@ -212,7 +217,16 @@ def _common_trunk(check, values, space: Space) -> dict:
             "description": _text(check, values, "description", 255, DESCRIPTION_LENGTH),
             "group_id": group_id,
             "priority": _int(check, values, "priority", 0, space.priority_max, space.priority_message,
-                             default=1 if space is VOICE else 100)}
+                             default=space.priority_default)}
+
+
+def clean_trunk(space: Space, kind: str, values: dict, current=None) -> dict:
+    """The column values of a trunk of `kind` in `space` (an SMS trunk's kind fields under
+    "settings"), or RouteInvalid with every problem."""
+    if space is VOICE:
+        return clean_voice_trunk(kind, values, current)
+    columns, settings = clean_sms_trunk(kind, values, current)
+    return {**columns, "settings": settings}
 
 
 def clean_voice_trunk(kind: str, values: dict, current: VoiceRoute | None = None) -> dict:
@@ -393,8 +407,8 @@ def _clean_esme(check, values, stored) -> dict:
             break
     return dict(system_type=_text(check, values, "system_type", 12, "System type must be at most 12 characters."),
                 allowed_ips=ips, server_location=_server_location(check, values),
-                system_id=stored.get("system_id") or _generate(16),
-                password=stored.get("password") or _generate(8))
+                system_id=stored.get("system_id") or generate_credential(16),
+                password=stored.get("password") or generate_credential(8))
 
 
 def _clean_smsc(check, values, stored) -> dict:
@@ -417,7 +431,8 @@ def _clean_smsc(check, values, stored) -> dict:
                 password=password, server_location=_server_location(check, values))
 
 
-def _generate(length: int) -> str:
+def generate_credential(length: int) -> str:
+    """Random letters and digits for an SMPP ESME system ID or password."""
     return "".join(secrets.choice(_CREDENTIAL_ALPHABET) for _ in range(length))
 
 
@@ -436,6 +451,26 @@ def clean_group(space: Space, values: dict, member_ids) -> tuple[dict, list[int]
         check.add("members", space.group_full)
     check.done()
     return row, members
+
+
+def clean_order(space: Space, orders: dict) -> dict[int, tuple[int, int | None]]:
+    """Priorities (and, where members are weighted, weights) posted from a group's members table.
+
+    `orders` maps trunk id → (priority, weight), or → priority where the space has no weights.
+    Returns trunk id → (priority, weight or None), or raises RouteInvalid with fields
+    "priority-<id>" / "weight-<id>"; DomainError when an id is not a trunk id at all.
+    """
+    check, clean = _Check(), {}
+    for trunk_id, value in orders.items():
+        tid = parsing.query_id(trunk_id)
+        if tid is None:
+            raise DomainError(MEMBERS_CHANGED)
+        priority, weight = value if isinstance(value, tuple) else (value, None)
+        p_key, w_key = f"priority-{tid}", f"weight-{tid}"
+        clean[tid] = (_int(check, {p_key: priority}, p_key, 0, space.priority_max, space.priority_message),
+                      _int(check, {w_key: weight}, w_key, 0, 65535, WEIGHT) if space.weighted else None)
+    check.done()
+    return clean
 
 
 def try_order(space: Space, members) -> list[dict]:

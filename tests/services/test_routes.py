@@ -10,7 +10,7 @@ from did_app.audit import Actor
 from did_app.configuration import routes_queries
 from did_app.configuration import routes_service as rs
 from did_app.db import db
-from did_app.errors import Conflict
+from did_app.errors import Conflict, DomainError
 from did_app.models import AuditEvent, ConfigurationProfile, Number, SmsRoute, VoiceRoute
 from did_app.rules import routes
 from tests import factories as f
@@ -615,3 +615,34 @@ def test_every_change_writes_an_audit_row_with_its_object_type(ctx):
     renamed = audits("trunk_group.updated", group.id)[-1]
     assert (renamed.before, renamed.after) == ({"name": "G"}, {"name": "G2"})
     assert all(a.actor_label == "cli" for a in audits())
+
+
+def test_one_use_case_per_action_serves_both_spaces():
+    """The per-space names (issue 9) are the space-taking use cases, bound to their space."""
+    for name, use_case, space in [("create_voice_trunk", rs.create_trunk, rs.VOICE),
+                                  ("set_trunk_order", rs.set_order, rs.VOICE),
+                                  ("delete_sms_group", rs.delete_group, rs.SMS),
+                                  ("update_sms_trunk", rs.update_trunk, rs.SMS)]:
+        bound = getattr(rs, name)
+        assert (bound.func, bound.args) == (use_case, (space,))
+
+
+def test_clean_order_takes_a_priority_or_a_priority_and_weight():
+    assert routes.clean_order(routes.SMS, {"3": 5}) == {3: (5, None)}
+    assert routes.clean_order(routes.SMS, {3: (5, "ignored")}) == {3: (5, None)}  # SMS members have no weight
+    assert routes.clean_order(routes.VOICE, {3: (1, 70)}) == {3: (1, 70)}
+    with pytest.raises(routes.RouteInvalid) as exc:
+        routes.clean_order(routes.VOICE, {3: (70000, 70000)})
+    assert problems(exc) == {"priority-3": routes.VOICE_PRIORITY, "weight-3": routes.WEIGHT}
+    with pytest.raises(routes.RouteInvalid) as exc:
+        routes.clean_order(routes.SMS, {3: 40000})
+    assert problems(exc) == {"priority-3": routes.SMS_PRIORITY}
+    with pytest.raises(DomainError, match="members of this group changed"):
+        routes.clean_order(routes.VOICE, {"x": (1, 1)})
+
+
+def test_clean_trunk_puts_an_sms_trunks_kind_fields_under_settings():
+    voice = routes.clean_trunk(routes.VOICE, "sip", SIP)
+    assert voice["host"] == "pbx.example.com" and "settings" not in voice
+    sms = routes.clean_trunk(routes.SMS, "sms_to_email", EMAIL)
+    assert sms["settings"]["send_to"] == EMAIL["send_to"] and "send_to" not in sms and sms["priority"] == 100

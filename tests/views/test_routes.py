@@ -498,3 +498,18 @@ def test_the_same_writes_succeed_for_an_operator_with_the_token(app, client, rou
     before = counts(app)
     assert client.post(_fill(path, routes), data=data).status_code == 303
     assert counts(app) != before
+
+
+def test_one_set_of_views_keeps_both_spaces_urls_and_endpoints(app):
+    """configuration/routes.py registers the same views for voice and SMS (issue 9): every URL and
+    endpoint name of the two former modules stays as it was."""
+    shared = {"index": "", "new": "/new/<kind>", "create": "/new/<kind>", "show": "/<int:trunk_id>",
+              "update": "/<int:trunk_id>", "remove": "/<int:trunk_id>/delete", "new_group": "/groups/new",
+              "create_group": "/groups/new", "show_group": "/groups/<int:group_id>",
+              "update_group": "/groups/<int:group_id>", "order_members": "/groups/<int:group_id>/order",
+              "remove_group": "/groups/<int:group_id>/delete"}
+    rules = {(r.endpoint, r.rule) for r in app.url_map.iter_rules() if r.endpoint.startswith("configuration.")}
+    for name, prefix, own in [("trunks", TRUNKS, {"sdes_hint": "/sdes-hint"}),
+                              ("sms", SMS, {"regenerate": "/<int:trunk_id>/credentials"})]:
+        expected = {(f"configuration.{name}.{e}", prefix + path) for e, path in {**shared, **own}.items()}
+        assert {r for r in rules if r[0].startswith(f"configuration.{name}.")} == expected

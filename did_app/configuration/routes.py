@@ -1,0 +1,442 @@
+"""Voice trunks and trunk groups, SMS trunks and SMS trunk groups (configuration.md §1–§4, §7).
+
+One set of views serves both route spaces. `_blueprint()` registers them twice, as the child
+blueprints `trunks` (/configuration/trunks) and `sms` (/configuration/sms-trunks), so endpoints
+read `configuration.trunks.show` and `configuration.sms.show`. A `RoutePages` holds what differs:
+the space, its forms, its words and the template part with its own fields; the templates get it
+as `pages`. Pages are classic forms (PRG, 422 with the errors in place); htmx adds the filtered
+table, the codec up/down buttons, the SDES hint, the new ESME credentials and the confirmed delete.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial, update_wrapper
+from operator import attrgetter
+
+from flask import Blueprint, abort, flash, make_response, redirect, request, url_for
+from jinja2_fragments.flask import render_block
+
+from did_app import audit, parsing
+from did_app.configuration import routes_forms as forms
+from did_app.configuration import routes_queries as queries
+from did_app.configuration import routes_service as service
+from did_app.errors import Conflict, DomainError
+from did_app.filters import sms_summary
+from did_app.htmx import redirect_to, render, wants_fragment
+from did_app.rules import routes
+from did_app.rules.routes import SMS, VOICE, Space
+from did_app.security import role_required
+
+LIST_PAGE = "configuration/trunks.html"
+TRUNK_PAGE = "configuration/trunks_form.html"
+GROUP_PAGE = "configuration/trunks_group.html"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a list table: which cell (`key`, see macros/routes.html), its header, and the
+    classes of the header and of the cells."""
+    key: str
+    label: str
+    head_css: str | None = None
+    cell_css: str | None = None
+
+
+@dataclass(frozen=True)
+class RoutePages:
+    """What the pages of one route space do differently."""
+    name: str                 # the child blueprint: endpoints configuration.<name>.*
+    url_prefix: str
+    space: Space
+    trunk_forms: dict         # trunk kind → form class
+    group_form: type
+    trunk_data: Callable      # trunk → form data for editing it
+    kinds: dict               # trunk kind → label, in filters and tables
+    kind_labels: dict         # trunk kind → what such a trunk is called ("SIP trunk")
+    new_links: tuple          # (label, trunk kind) of the list page's "New …" buttons
+    new_trunk_title: str      # a new trunk page's heading; {kind} is its kind label
+    trunk_noun: str           # "trunk" in running text
+    group_noun: str
+    trunks_heading: str       # the list page's trunk section
+    summary_label: str        # the column with where a trunk delivers
+    summary: Callable         # trunk → where it delivers, in one line
+    trunk_columns: tuple
+    group_columns: tuple
+    trunk_delete_note: str
+    members_note: str
+    no_members: str
+    order_noun: str           # what the members table saves
+    part: str                 # the template of this space's own fields, facts and fragments
+    part_context: Callable    # (form, trunk) → what `part` needs besides the shared context
+
+    @property
+    def endpoint(self) -> str:
+        return f"configuration.{self.name}"
+
+    @staticmethod
+    def heads(columns) -> list:
+        """The header cells of macros/table.html's list_table: a label, or (label, class)."""
+        return [(c.label, c.head_css) if c.head_css else c.label for c in columns]
+
+
+def _voice_context(form, trunk) -> dict:
+    transport, media = getattr(form, "transport", None), getattr(form, "media_encryption", None)
+    return {"moved": request.form.get("move"),
+            "show_sdes_hint": bool(transport and routes.sdes_in_clear(transport.data, media.data))}
+
+
+def _sms_context(form, trunk) -> dict:
+    return {"settings": dict(trunk.settings or {}) if trunk is not None else {}}
+
+
+_NAME, _GROUP, _ROUTED, _CREATED = (Column("name", "Name"), Column("group", "Group"),
+                                    Column("routed", "Numbers routed"), Column("created", "Created"))
+_DESCRIPTION, _NUMBERS = Column("description", "Description"), Column("numbers", "Numbers routed")
+_CAPACITY = Column("capacity", "Capacity limit", "num", "num")
+
+VOICE_PAGES = RoutePages(
+    name="trunks", url_prefix="/trunks", space=VOICE, trunk_forms=forms.TRUNK_FORMS,
+    group_form=forms.TrunkGroupForm, trunk_data=forms.voice_trunk_data, kinds=routes.TRUNK_KINDS,
+    kind_labels={k: f"{label} trunk" for k, label in routes.TRUNK_KINDS.items()},
+    new_links=(("New SIP trunk", "sip"), ("New PSTN trunk", "pstn")), new_trunk_title="New {kind}",
+    trunk_noun="trunk", group_noun="trunk group", trunks_heading="Voice trunks", summary_label="Destination",
+    summary=attrgetter("summary"),
+    trunk_columns=(_NAME, Column("kind", "Kind"), Column("summary", "Destination"), _GROUP, _CAPACITY,
+                   _ROUTED, _CREATED),
+    group_columns=(_NAME, _DESCRIPTION, Column("members", "Members", "num", "num"), _CAPACITY, _NUMBERS, _CREATED),
+    trunk_delete_note="A trunk that routes numbers, or is the last trunk of a group that does, can't be deleted.",
+    members_note="Lower priority is tried first. Trunks with the same priority share calls in proportion to "
+                 "their weight; a weight of 0 gets calls only when every weight at that priority is 0.",
+    no_members="No members. Numbers routed to this group are Not configured.",
+    order_noun="priorities and weights", part="configuration/trunks_voice.html", part_context=_voice_context)
+
+SMS_PAGES = RoutePages(
+    name="sms", url_prefix="/sms-trunks", space=SMS, trunk_forms=forms.SMS_FORMS,
+    group_form=forms.GroupForm, trunk_data=forms.sms_trunk_data, kinds=routes.SMS_KINDS,
+    kind_labels=routes.SMS_KINDS, new_links=(("New SMS trunk", "sms_to_email"),),
+    new_trunk_title="New SMS trunk", trunk_noun="SMS trunk", group_noun="SMS trunk group",
+    trunks_heading="SMS trunks", summary_label="Delivers to", summary=sms_summary,
+    trunk_columns=(_NAME, Column("kind", "Kind", cell_css="nowrap"), Column("summary", "Delivers to"),
+                   Column("state", "State"), _GROUP, Column("priority", "Priority", "num", "num"), _ROUTED, _CREATED),
+    group_columns=(_NAME, _DESCRIPTION, Column("members", "Members", cell_css="nowrap"), _NUMBERS, _CREATED),
+    trunk_delete_note="An SMS trunk that routes numbers, or is the last unblocked trunk of a group that does, "
+                      "can't be deleted.",
+    members_note="Lower priority is tried first. Trunks with the same priority share messages equally. "
+                 "Blocked trunks are skipped.",
+    no_members="No members. Numbers routed to this group are not ready for SMS.",
+    order_noun="priorities", part="configuration/trunks_sms.html", part_context=_sms_context)
+
+
+def index(pages: RoutePages):
+    filters, notes = list_filters(pages.kinds)
+    trunks, groups, sizes = queries.list_routes(pages.space, **filters)
+    return render(LIST_PAGE, "trunk_table", pages=pages, trunks=trunks, groups=groups, sizes=sizes,
+                  blocked=queries.blocked_member_counts(pages.space), counts=queries.number_counts(pages.space),
+                  filters=filters, notes=notes, group_names={g.id: g.name for g in groups})
+
+
+def sdes_hint():
+    """The SDES hint for the chosen transport and media encryption (the voice form asks on change)."""
+    if not wants_fragment():
+        return redirect(url_for(".index"), 303)
+    show = routes.sdes_in_clear(request.args.get("transport"), request.args.get("media_encryption"))
+    return render(VOICE_PAGES.part, "sdes_hint", show_sdes_hint=show, routes=routes)
+
+
+# ---- trunks ----
+
+def _trunk_form(pages: RoutePages, kind: str, **kwargs):
+    if kind not in pages.trunk_forms:
+        abort(404)
+    form = pages.trunk_forms[kind](**kwargs)
+    form.group_id.choices = [("", "No group"), *queries.group_choices(pages.space)]
+    return form
+
+
+def _stored_trunk_form(pages: RoutePages, trunk):
+    return _trunk_form(pages, trunk.trunk_kind, formdata=None, data=pages.trunk_data(trunk))
+
+
+def _trunk_or_404(pages: RoutePages, trunk_id: int):
+    return queries.get_route(pages.space, trunk_id, "trunk") or abort(404)
+
+
+def _trunk_page(pages: RoutePages, form, *, trunk=None, kind=None, refusal=None, status=200, blocks=()):
+    space, kind = pages.space, trunk.trunk_kind if trunk is not None else kind
+    group = queries.get_route(space, trunk.group_id, "group") if trunk is not None and trunk.group_id else None
+    template = pages.part if blocks and wants_fragment() else TRUNK_PAGE  # the part holds the fragments
+    return render(template, *blocks, pages=pages, form=form, trunk=trunk, kind=kind, group=group,
+                  refusal=refusal, routes=routes,
+                  counts=queries.number_counts(space, [trunk.id, trunk.group_id]) if trunk is not None else {},
+                  history=queries.history(space.trunk_type, trunk.id) if trunk is not None else [],
+                  **pages.part_context(form, trunk)), status
+
+
+def _moved_codec(form) -> bool:
+    """A codec up/down button was pressed: reorder the list in the form, save nothing."""
+    if request.form.get("move") and hasattr(form, "codecs"):
+        form.codecs.move(request.form["move"])
+        return True
+    return False
+
+
+def new(pages: RoutePages, kind: str):
+    return _trunk_page(pages, _trunk_form(pages, kind), kind=kind)
+
+
+def create(pages: RoutePages, kind: str):
+    form = _trunk_form(pages, kind)
+    if _moved_codec(form):
+        return _trunk_page(pages, form, kind=kind, blocks=("codecs",))
+    saved = _submitted(form, lambda: service.create_trunk(pages.space, audit.Actor.current(), kind, form.values()),
+                       lambda: routes.clean_trunk(pages.space, kind, form.values()))
+    if saved is None:
+        return _trunk_page(pages, form, kind=kind, status=422)
+    trunk, notices = saved
+    flash_notices(f"{pages.space.trunk_label} {trunk.name} created.", notices)
+    return redirect(url_for(".show", trunk_id=trunk.id), 303)
+
+
+def show(pages: RoutePages, trunk_id: int):
+    trunk = _trunk_or_404(pages, trunk_id)
+    return _trunk_page(pages, _stored_trunk_form(pages, trunk), trunk=trunk)
+
+
+def update(pages: RoutePages, trunk_id: int):
+    trunk = _trunk_or_404(pages, trunk_id)
+    form = _trunk_form(pages, trunk.trunk_kind)
+    if _moved_codec(form):
+        return _trunk_page(pages, form, trunk=trunk, blocks=("codecs",))
+    try:
+        saved = _submitted(form, lambda: service.update_trunk(pages.space, audit.Actor.current(), trunk_id,
+                                                              form.values(), form.version_number()),
+                           lambda: routes.clean_trunk(pages.space, trunk.trunk_kind, form.values(), trunk))
+    except Conflict as err:
+        trunk = _trunk_or_404(pages, trunk_id)
+        fresh = _stored_trunk_form(pages, trunk)
+        fresh.form_errors.append(err.message)
+        return _trunk_page(pages, fresh, trunk=trunk, status=409)
+    if saved is None:
+        return _trunk_page(pages, form, trunk=_trunk_or_404(pages, trunk_id), status=422)
+    trunk, notices = saved
+    flash_notices(f"{pages.space.trunk_label} {trunk.name} saved.", notices)
+    return redirect(url_for(".show", trunk_id=trunk_id), 303)
+
+
+def regenerate(trunk_id: int):
+    """New SMPP ESME system ID and password (the button asks for confirmation first)."""
+    if _trunk_or_404(SMS_PAGES, trunk_id).trunk_kind != "smpp_esme":
+        abort(404)
+    trunk = service.regenerate_sms_credentials(audit.Actor.current(), trunk_id)
+    flash("New credentials generated. The old system ID and password no longer work.", "success")
+    if wants_fragment():
+        return render(SMS_PAGES.part, "credentials", flash_oob=True, trunk=trunk,
+                      **SMS_PAGES.part_context(None, trunk))
+    return redirect(url_for(".show", trunk_id=trunk_id), 303)
+
+
+def remove(pages: RoutePages, trunk_id: int):
+    trunk = _trunk_or_404(pages, trunk_id)
+    return _delete(pages, service.delete_trunk, trunk, pages.space.trunk_label, TRUNK_PAGE, lambda refusal: _trunk_page(
+        pages, _stored_trunk_form(pages, trunk), trunk=trunk, refusal=refusal, status=422))
+
+
+# ---- groups ----
+
+def _group_or_404(pages: RoutePages, group_id: int):
+    return queries.get_route(pages.space, group_id, "group") or abort(404)
+
+
+def _stored_group_form(pages: RoutePages, group):
+    members = [t.id for t in queries.members_of(pages.space, group.id)]
+    return pages.group_form(formdata=None, data=forms.group_data(group, members))
+
+
+def _group_page(pages: RoutePages, form, *, group=None, refusal=None, order_errors=None, order_values=None,
+                status=200):
+    space, group_id = pages.space, group.id if group is not None else None
+    members = queries.members_of(space, group_id) if group is not None else []
+    return render(GROUP_PAGE, pages=pages, form=form, group=group, refusal=refusal, routes=routes,
+                  rows=routes.try_order(space, members), candidates=queries.member_candidates(space, group_id),
+                  counts=queries.number_counts(space, [group_id]) if group is not None else {},
+                  order_errors=order_errors or {}, order_values=order_values or {},
+                  history=queries.history(space.group_type, group_id) if group is not None else []), status
+
+
+def _group_conflict(pages: RoutePages, group_id: int, err: Conflict):
+    """409: the group as stored now, with the conflict's message over the form."""
+    group = _group_or_404(pages, group_id)
+    form = _stored_group_form(pages, group)
+    form.form_errors.append(err.message)
+    return _group_page(pages, form, group=group, status=409)
+
+
+def new_group(pages: RoutePages):
+    return _group_page(pages, pages.group_form())
+
+
+def create_group(pages: RoutePages):
+    form = pages.group_form()
+    saved = _submitted(form, lambda: service.create_group(pages.space, audit.Actor.current(), form.values(),
+                                                          form.members.data),
+                       lambda: routes.clean_group(pages.space, form.values(), form.members.data))
+    if saved is None:
+        return _group_page(pages, form, status=422)
+    group, notices = saved
+    flash_notices(f"{pages.space.group_label} {group.name} created.", notices)
+    return redirect(url_for(".show_group", group_id=group.id), 303)
+
+
+def show_group(pages: RoutePages, group_id: int):
+    group = _group_or_404(pages, group_id)
+    return _group_page(pages, _stored_group_form(pages, group), group=group)
+
+
+def update_group(pages: RoutePages, group_id: int):
+    _group_or_404(pages, group_id)
+    form = pages.group_form()
+    try:
+        saved = _submitted(form, lambda: service.update_group(pages.space, audit.Actor.current(), group_id,
+                                                              form.values(), form.members.data, form.version_number()),
+                           lambda: routes.clean_group(pages.space, form.values(), form.members.data))
+    except Conflict as err:
+        return _group_conflict(pages, group_id, err)
+    if saved is None:
+        return _group_page(pages, form, group=_group_or_404(pages, group_id), status=422)
+    group, notices = saved
+    flash_notices(f"{pages.space.group_label} {group.name} saved.", notices)
+    return redirect(url_for(".show_group", group_id=group_id), 303)
+
+
+def order_members(pages: RoutePages, group_id: int):
+    """Priority (and weight) of each member, edited in the group page's members table."""
+    _group_or_404(pages, group_id)
+    weighted = pages.space.weighted
+    orders = {tid: (posted_int(f"priority-{tid}"), posted_int(f"weight-{tid}") if weighted else None)
+              for tid in posted_ids("priority-")}
+    try:
+        service.set_order(pages.space, audit.Actor.current(), group_id, orders, versions=posted_versions(orders))
+    except Conflict as err:
+        return _group_conflict(pages, group_id, err)
+    except DomainError as err:
+        group = _group_or_404(pages, group_id)
+        return _group_page(pages, _stored_group_form(pages, group), group=group, status=422,
+                           order_values=request.form,
+                           order_errors=dict(getattr(err, "problems", [(None, err.message)])))
+    flash(f"{pages.order_noun.capitalize()} saved.", "success")
+    return redirect(url_for(".show_group", group_id=group_id, _anchor="members"), 303)
+
+
+def remove_group(pages: RoutePages, group_id: int):
+    group = _group_or_404(pages, group_id)
+    return _delete(pages, service.delete_group, group, pages.space.group_label, GROUP_PAGE, lambda refusal: _group_page(
+        pages, _stored_group_form(pages, group), group=group, refusal=refusal, status=422))
+
+
+# ---- the steps every edit shares ----
+
+def _submitted(form, write: Callable, clean: Callable):
+    """Validate the posted form and run `write()`; its result, or None with every problem under its
+    field: the typing errors plus, on the other fields, the rules' problems (`clean()`), or the
+    service's. A Conflict (stale version) is left to the caller, which answers 409."""
+    if not form.validate_on_submit():
+        form.attach_more(clean)
+        return None
+    try:
+        return write()
+    except Conflict:
+        raise
+    except DomainError as err:
+        form.attach_all(err)
+        return None
+
+
+def _delete(pages: RoutePages, delete: Callable, route, label: str, template: str, page: Callable):
+    """Delete a trunk or group and go back to the list, or show why not (see `refused`)."""
+    try:
+        name = delete(pages.space, audit.Actor.current(), route.id)
+    except DomainError as err:
+        return refused(err, template, page)
+    flash(f"{label} {name} deleted.", "success")
+    return redirect_to(url_for(".index"))
+
+
+
+def flash_notices(message: str, notices) -> None:
+    flash(message, "success")
+    for notice in notices:
+        flash(notice, "info")
+
+
+def list_filters(kinds) -> tuple[dict, list[str]]:
+    """A list page's name, kind and group ("none" or an id) filters, and the notes naming the
+    values that were ignored."""
+    query = parsing.QueryArgs(request.args)
+    group = query.text("group")
+    if group != "none":
+        group_id = query.id("group")
+        group = str(group_id) if group_id is not None else ""
+    return {"name": query.text("name", 100), "kind": query.choice("kind", kinds), "group": group}, query.notes()
+
+
+def posted_ids(prefix: str) -> list[int]:
+    """Member ids named by posted fields such as "priority-12" (others are ignored)."""
+    ids = (parsing.query_id(k[len(prefix):]) for k in request.form if k.startswith(prefix))
+    return [i for i in ids if i is not None]
+
+
+def posted_int(key: str):
+    """A posted whole number, or the raw text (which the service refuses with the field's message)."""
+    text = request.form.get(key, "").strip()
+    value = parsing.query_int(text, 0, parsing.MAX_ID)
+    return text if value is None else value
+
+
+def posted_versions(ids) -> dict:
+    """The `version-<id>` of each posted member (None where missing or unreadable)."""
+    return {tid: parsing.form_version(request.form.get(f"version-{tid}")) for tid in ids}
+
+
+def refused(err: DomainError, template: str, page):
+    """A refused delete: 422 with the message and a link to the numbers concerned. htmx gets only
+    the template's `delete_result` block; a classic post gets `page(refusal)`, the whole page."""
+    numbers_filter = getattr(err, "numbers_filter", None)
+    refusal = {"message": err.message,
+               "url": url_for("numbers.index", **numbers_filter) if numbers_filter else None}
+    if wants_fragment():
+        return make_response(render_block(template, "delete_result", refusal=refusal), 422)
+    return page(refusal)
+
+
+# ---- the two blueprints ----
+
+_VIEWS = (  # rule, endpoint, view, method, for operators only
+    ("", "index", index, "GET", False),
+    ("/new/<kind>", "new", new, "GET", True),
+    ("/new/<kind>", "create", create, "POST", True),
+    ("/<int:trunk_id>", "show", show, "GET", False),
+    ("/<int:trunk_id>", "update", update, "POST", True),
+    ("/<int:trunk_id>/delete", "remove", remove, "POST", True),
+    ("/groups/new", "new_group", new_group, "GET", True),
+    ("/groups/new", "create_group", create_group, "POST", True),
+    ("/groups/<int:group_id>", "show_group", show_group, "GET", False),
+    ("/groups/<int:group_id>", "update_group", update_group, "POST", True),
+    ("/groups/<int:group_id>/order", "order_members", order_members, "POST", True),
+    ("/groups/<int:group_id>/delete", "remove_group", remove_group, "POST", True),
+)
+
+
+def _blueprint(pages: RoutePages) -> Blueprint:
+    """The child blueprint of one route space: every view of `_VIEWS`, bound to `pages`."""
+    bp = Blueprint(pages.name, __name__, url_prefix=pages.url_prefix)
+    for rule, endpoint, view, method, operator_only in _VIEWS:
+        bound = update_wrapper(partial(view, pages), view)
+        bp.add_url_rule(rule, endpoint, role_required("operator")(bound) if operator_only else bound,
+                        methods=[method])
+    return bp
+
+
+trunks_bp = _blueprint(VOICE_PAGES)
+trunks_bp.add_url_rule("/sdes-hint", "sdes_hint", sdes_hint, methods=["GET"])
+sms_bp = _blueprint(SMS_PAGES)
+sms_bp.add_url_rule("/<int:trunk_id>/credentials", "regenerate", role_required("operator")(regenerate),
+                    methods=["POST"])

@@ -29,6 +29,7 @@ EXPIRING_SOON_SHARE = 0.10 / 0.90  # of the numbers that are neither porting nor
 def _read_ranges(text: str) -> dict[str, tuple]:
     """number_ranges.txt as {country: (weight, its range lines)}, in the file's order."""
     countries: dict[str, tuple] = {}
+    country = ""  # an indented line continues the last country named
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from did_app import audit, clock, money
 from did_app.configuration.profiles_service import PROFILE_FIELDS, rule_matcher
+from did_app.db import chunked
 from did_app.errors import DomainError
 from did_app.lifecycle import forecast, ledger, periods
-from did_app.db import chunked
 from did_app.models import (
     CapacityGroup,
     ConfigurationProfile,

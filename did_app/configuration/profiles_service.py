@@ -1,9 +1,9 @@
 """Configuration profiles and rules: the use cases (configuration.md §8–§9).
 
-`match_rule()` is the one place that decides which rule applies to a number; the rules page's
-Test box and number intake both call it. `apply_profile()` applies a profile to one number.
+Which rule applies to a number is decided in did_app/rules/profiles.py (`match_rule()`), which
+number intake uses too; its names are re-exported here for the pages. `apply_profile()` applies a
+profile to one number.
 """
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -11,22 +11,20 @@ import sqlalchemy as sa
 from did_app import audit, clock, phone
 from did_app.db import db, write_transaction
 from did_app.errors import DomainError
-from did_app.models import CapacityGroup, ConfigurationProfile, Number, Rule, SmsRoute, VoiceRoute
-from did_app.models.configuration import RULE_LEVELS
+from did_app.models import CapacityGroup, ConfigurationProfile, Number, Rule
 from did_app.models.numbers import NUMBER_TYPES
 from did_app.object_checks import InUse, check_version, clean_description, clean_name, existing, name_taken
 from did_app.rules import capacity as capacity_rules
 from did_app.rules import status
+from did_app.rules.profiles import (  # noqa: F401  (rule_matcher, rules_in_evaluation_order: re-exported for the pages)
+    PROFILE_FIELDS,
+    match_rule,
+    rule_matcher,
+    rules_in_evaluation_order,
+)
 
 LEVEL_LABELS = {"city": "City", "region": "Region", "number_type": "Number type", "country": "Country",
                 "global": "Global"}
-_LEVEL_RANK = {level: rank for rank, level in enumerate(RULE_LEVELS)}
-# what a profile can set, in the order the pages show it: (number column, audit key, label, model)
-PROFILE_FIELDS = (("voice_route_id", "voice_route", "Voice route", VoiceRoute),
-                  ("sms_route_id", "sms_route", "SMS route", SmsRoute),
-                  ("capacity_group_id", "capacity_group", "Capacity group", CapacityGroup),
-                  ("capacity_limit", "capacity_limit", "Capacity limit", None),
-                  ("description", "description", "Description", None))
 LIMIT_MESSAGE = "Enter a whole number from 1 to 32,767, or leave blank for no limit."
 
 
@@ -39,11 +37,6 @@ def _label(session, model, obj_id):
         return obj_id
     obj = session.get(model, obj_id)
     return obj.name if obj is not None else f"#{obj_id}"
-
-
-def _key(text: str | None) -> str | None:
-    """Region and city names match case-insensitively after trimming."""
-    return text.strip().casefold() if text and text.strip() else None
 
 
 def _write_edit(actor, obj, object_type: str, values: dict, before: dict, after: dict) -> None:
@@ -247,49 +240,6 @@ def delete_rule(actor, rule_id: int) -> None:
                                                  "regions", "cities", "enabled")}
         audit.record(actor, "rule.deleted", "rule", rule.id, rule.name, before=_rule_values(session, current))
         session.delete(rule)
-
-
-def dimension_count(rule: Rule) -> int:
-    return sum(1 for dim in (rule.countries, rule.number_types, rule.regions, rule.cities) if dim)
-
-
-def precedence(rule: Rule) -> tuple:
-    """Sort key, highest first: level (city > region > type > country > global), then more
-    non-empty dimensions, then the newest created_at, then the highest id."""
-    return (_LEVEL_RANK[rule.level], dimension_count(rule), rule.created_at, rule.id)
-
-
-def rules_in_evaluation_order() -> list[Rule]:
-    """Every rule, enabled or not, in the order §9 evaluates them."""
-    return sorted(db.session.scalars(sa.select(Rule)).unique(), key=precedence, reverse=True)
-
-
-def rule_matches(rule: Rule, country: str, number_type: str, region: str | None, city: str | None) -> bool:
-    """Every non-empty dimension holds the number's value; disabled rules never match."""
-    if not rule.enabled:
-        return False
-    if rule.countries and country not in rule.countries:
-        return False
-    if rule.number_types and number_type not in rule.number_types:
-        return False
-    if rule.regions and _key(region) not in {_key(r) for r in rule.regions}:
-        return False
-    return not rule.cities or _key(city) in {_key(c) for c in rule.cities}
-
-
-def rule_matcher() -> Callable[[str, str, str | None, str | None], Rule | None]:
-    """match_rule() over one load of the rules, for intake of many numbers at once."""
-    ordered = [r for r in rules_in_evaluation_order() if r.enabled]
-
-    def match(country: str, number_type: str, region: str | None, city: str | None) -> Rule | None:
-        # sorted by precedence, so the first rule that matches is the winner
-        return next((r for r in ordered if rule_matches(r, country, number_type, region, city)), None)
-    return match
-
-
-def match_rule(country: str, number_type: str, region: str | None, city: str | None) -> Rule | None:
-    """The one rule whose profile applies to a number with these values, or None (§9)."""
-    return rule_matcher()(country, number_type, region, city)
 
 
 @dataclass

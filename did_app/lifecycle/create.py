@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from did_app import audit, clock, money
-from did_app.configuration.profiles_service import PROFILE_FIELDS, rule_matcher
 from did_app.db import chunked
 from did_app.errors import DomainError
 from did_app.lifecycle import forecast, ledger, periods
@@ -29,6 +28,7 @@ from did_app.models import (
 )
 from did_app.models.numbers import SMS_IN, VOICE_IN
 from did_app.rules import status
+from did_app.rules.profiles import PROFILE_FIELDS, rule_matcher
 
 FIXED_TYPES = ("toll_free", "global")
 ADDED_BY_OTHER = "{number} was added by someone else meanwhile. Review again."

@@ -66,8 +66,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    # the views import every area: loaded when an app is built, not with the package, which every
-    # did_app module imports first
+    # the views (and the numbers area's template globals) import every area: loaded when an app is
+    # built, not with the package, which every did_app module imports first
     from did_app.activity.views import bp as activity_bp
     from did_app.auth.views import bp as auth_bp
     from did_app.billing.views import bp as billing_bp
@@ -75,12 +75,12 @@ def _register_blueprints(app: Flask) -> None:
     from did_app.health import bp as health_bp
     from did_app.imports.views import bp as imports_bp
     from did_app.intake.views import bp as intake_bp
+    from did_app.numbers import template_globals
     from did_app.numbers.views import bp as numbers_bp
 
     for bp in (auth_bp, health_bp, numbers_bp, configuration_bp, activity_bp,
                billing_bp, intake_bp, imports_bp):
         app.register_blueprint(bp)
-    from did_app.numbers import template_globals
     template_globals.install(app)
 
 

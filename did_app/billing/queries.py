@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from did_app import parsing
-from did_app.db import db, keyset_stream
+from did_app.db import db, keyset_stream, newest_first_page
 from did_app.models import CapacityPool, LedgerEntry, Number, ReleasedNumber
 from did_app.models.lifecycle import LEDGER_KINDS
 
@@ -92,10 +92,7 @@ class LedgerFilter(_Filter):
 
 def ledger_page(conds: list, page: int) -> tuple[list[LedgerEntry], bool]:
     """One page, newest first; the flag says whether an older page exists."""
-    rows = db.session.scalars(sa.select(LedgerEntry).where(*conds)
-                              .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc())
-                              .offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
-    return rows[:PER_PAGE], len(rows) > PER_PAGE
+    return newest_first_page(LedgerEntry, conds, page, PER_PAGE)
 
 
 def ledger_stream(conds: list, batch: int = 1000):

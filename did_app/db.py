@@ -115,6 +115,15 @@ def insert_for(model):
     return insert(model)
 
 
+def newest_first_page(model, conds: list, page: int, per_page: int) -> tuple[list, bool]:
+    """Page `page` of the `model` rows matching `conds`, newest first by (at, id); the flag says
+    whether an older page exists (audit history, the ledger)."""
+    rows = db.session.scalars(sa.select(model).where(*conds)
+                              .order_by(model.at.desc(), model.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page + 1)).all()
+    return rows[:per_page], len(rows) > per_page
+
+
 def keyset_stream(model, conds: list, batch: int = 1000):
     """Every `model` row matching `conds`, newest first by (at, id), read in keyset pages so a
     CSV export of any size holds one page in memory (audit history, the ledger)."""

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from did_app import parsing
-from did_app.db import db, keyset_stream
+from did_app.db import db, keyset_stream, newest_first_page
 from did_app.models import AuditEvent
 
 PER_PAGE = 50
@@ -65,10 +65,7 @@ def conditions(f: ActivityFilter, tz: str) -> list:
 
 def page(conds: list, number: int) -> tuple[list[AuditEvent], bool]:
     """One page, newest first; the flag says whether an older page exists."""
-    rows = db.session.scalars(sa.select(AuditEvent).where(*conds)
-                              .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-                              .offset((number - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
-    return rows[:PER_PAGE], len(rows) > PER_PAGE
+    return newest_first_page(AuditEvent, conds, number, PER_PAGE)
 
 
 def facets() -> dict:

@@ -77,27 +77,25 @@ class EditUserForm(AttachMixin, FlaskForm):
     active = BooleanField("Active")
 
 
+def _whole(label: str, lo: int, hi: int, unit: str = "days") -> BoundedIntegerField:
+    """A required whole number of days (or hours) from `lo` to `hi`, as most settings are."""
+    return BoundedIntegerField(label, validators=[InputRequired(f"Enter a whole number of {unit}.")],
+                               lo=lo, hi=hi, message=f"Enter {lo}–{hi} {unit}.")
+
+
 class SettingsForm(AttachMixin, FlaskForm, SettingsFields):
     version = VersionField()
-    warn_days = BoundedIntegerField("Time-left warn (days)", validators=[InputRequired("Enter a whole number of days.")],
-        lo=1, hi=90, message="Enter 1–90 days.")
-    critical_days = BoundedIntegerField("Time-left critical (days)", validators=[InputRequired("Enter a whole number of days.")],
-        lo=1, hi=90, message="Enter 1–90 days.")
+    warn_days = _whole("Time-left warn (days)", 1, 90)
+    critical_days = _whole("Time-left critical (days)", 1, 90)
     reminder_offsets = StringField("Reminder offsets (days before)", validators=[DataRequired("Enter 1–6 offsets.")])
-    forecast_horizon_days = BoundedIntegerField("Forecast horizon (days)", validators=[InputRequired("Enter a whole number of days.")],
-        lo=7, hi=90, message="Enter 7–90 days.")
-    registration_deadline_days = BoundedIntegerField("Registration deadline (days)", validators=[InputRequired("Enter a whole number of days.")],
-        lo=1, hi=365, message="Enter 1–365 days.")
-    resubmit_grace_days = BoundedIntegerField("Resubmit grace after rejection (days)", validators=[InputRequired("Enter a whole number of days.")],
-        lo=0, hi=60, message="Enter 0–60 days.")
-    aging_pool_days = BoundedIntegerField("Aging pool (days)", validators=[InputRequired("Enter a whole number of days.")],
-        lo=1, hi=90, message="Enter 1–90 days.")
-    restore_window_days = BoundedIntegerField("Restore window (days)", validators=[InputRequired("Enter a whole number of days.")],
-        lo=1, hi=90, message="Enter 1–90 days.")
-    undo_window_hours = BoundedIntegerField("Undo window (hours, 0 = off)", validators=[InputRequired("Enter a whole number of hours.")],
-        lo=0, hi=168, message="Enter 0–168 hours.")
+    forecast_horizon_days = _whole("Forecast horizon (days)", 7, 90)
+    registration_deadline_days = _whole("Registration deadline (days)", 1, 365)
+    resubmit_grace_days = _whole("Resubmit grace after rejection (days)", 0, 60)
+    aging_pool_days = _whole("Aging pool (days)", 1, 90)
+    restore_window_days = _whole("Restore window (days)", 1, 90)
+    undo_window_hours = _whole("Undo window (hours, 0 = off)", 0, 168, unit="hours")
     digest_hour = BoundedIntegerField("Digest hour (local time)", validators=[InputRequired("Enter an hour.")],
-        lo=0, hi=23, message="Enter an hour from 0 to 23.")
+                                      lo=0, hi=23, message="Enter an hour from 0 to 23.")
 
     def validate_critical_days(self, field):
         if self.warn_days.data is not None and field.data is not None and field.data >= self.warn_days.data:

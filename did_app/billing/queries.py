@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from did_app import parsing
-from did_app.db import db, keyset_stream
+from did_app.db import db, keyset_stream, newest_first_page
 from did_app.models import CapacityPool, LedgerEntry, Number, ReleasedNumber
 from did_app.models.lifecycle import LEDGER_KINDS
 
@@ -47,9 +47,23 @@ def _between(column, date_from: str, date_to: str, tz: str) -> list:
     return conds
 
 
+@dataclass
 class _Filter:
-    """Query-string filters: `args()` gives them back for links, without blanks and the page;
-    `notes` names the values that were ignored."""
+    """Query-string filters: `from_args()` reads them (each filter's own in `_read`), `args()` gives
+    them back for links, without blanks and the page; `notes` names the values that were ignored."""
+    page: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args):
+        q = parsing.QueryArgs(args)
+        f = cls(**cls._read(q), page=q.page())
+        f.notes = q.notes()
+        return f
+
+    @staticmethod
+    def _read(q: parsing.QueryArgs) -> dict:
+        raise NotImplementedError
 
     def args(self, **overrides) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("page", "notes")}
@@ -69,16 +83,11 @@ class LedgerFilter(_Filter):
     date_from: str = ""
     date_to: str = ""
     number: str = ""
-    page: int = 1
-    notes: list[str] = field(default_factory=list)
 
-    @classmethod
-    def from_args(cls, args) -> "LedgerFilter":
-        q = parsing.QueryArgs(args)
-        f = cls(kind=q.choice("kind", LEDGER_KINDS), date_from=_day(q, "date_from"), date_to=_day(q, "date_to"),
-                number=q.text("number", 40), page=q.page())
-        f.notes = q.notes()
-        return f
+    @staticmethod
+    def _read(q: parsing.QueryArgs) -> dict:
+        return {"kind": q.choice("kind", LEDGER_KINDS), "date_from": _day(q, "date_from"),
+                "date_to": _day(q, "date_to"), "number": q.text("number", 40)}
 
     def conditions(self, tz: str) -> list:
         conds = _between(LedgerEntry.at, self.date_from, self.date_to, tz)
@@ -92,10 +101,7 @@ class LedgerFilter(_Filter):
 
 def ledger_page(conds: list, page: int) -> tuple[list[LedgerEntry], bool]:
     """One page, newest first; the flag says whether an older page exists."""
-    rows = db.session.scalars(sa.select(LedgerEntry).where(*conds)
-                              .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc())
-                              .offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
-    return rows[:PER_PAGE], len(rows) > PER_PAGE
+    return newest_first_page(LedgerEntry, conds, page, PER_PAGE)
 
 
 def ledger_stream(conds: list, batch: int = 1000):
@@ -115,16 +121,11 @@ class TotalsFilter(_Filter):
     date_from: str = ""
     date_to: str = ""
     sort: str = "net"
-    page: int = 1
-    notes: list[str] = field(default_factory=list)
 
-    @classmethod
-    def from_args(cls, args) -> "TotalsFilter":
-        q = parsing.QueryArgs(args)
-        f = cls(number=q.text("number", 40), date_from=_day(q, "date_from"), date_to=_day(q, "date_to"),
-                sort=q.choice("sort", TOTALS_SORTS, "net"), page=q.page())
-        f.notes = q.notes()
-        return f
+    @staticmethod
+    def _read(q: parsing.QueryArgs) -> dict:
+        return {"number": q.text("number", 40), "date_from": _day(q, "date_from"), "date_to": _day(q, "date_to"),
+                "sort": q.choice("sort", TOTALS_SORTS, "net")}
 
     def args(self, **overrides) -> dict:
         data = super().args(**overrides)
@@ -173,20 +174,15 @@ class ReleasedFilter(_Filter):
     country: str = ""
     date_from: str = ""
     date_to: str = ""
-    page: int = 1
-    notes: list[str] = field(default_factory=list)
 
-    @classmethod
-    def from_args(cls, args) -> "ReleasedFilter":
-        q = parsing.QueryArgs(args)
+    @staticmethod
+    def _read(q: parsing.QueryArgs) -> dict:
         country = q.text("country").upper()
         if country and not re.fullmatch(r"[A-Z0-9]{2,3}", country):
             q.ignored.append(parsing.ignored_item("country", country))
             country = ""
-        f = cls(q=q.text("q", 100), reason=q.choice("reason", RELEASE_REASONS), country=country,
-                date_from=_day(q, "date_from"), date_to=_day(q, "date_to"), page=q.page())
-        f.notes = q.notes()
-        return f
+        return {"q": q.text("q", 100), "reason": q.choice("reason", RELEASE_REASONS), "country": country,
+                "date_from": _day(q, "date_from"), "date_to": _day(q, "date_to")}
 
     def conditions(self, tz: str) -> list:
         conds = _between(ReleasedNumber.released_at, self.date_from, self.date_to, tz)

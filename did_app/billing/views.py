@@ -55,33 +55,31 @@ def index():
 @bp.post("/top-up")
 @role_required("admin")
 def top_up():
-    form = TopUpForm(prefix="top_up", currency=g.workspace.currency)
-    if form.validate_on_submit():
-        try:
-            row = service.top_up(audit.Actor.current(), form.amount.minor, form.note.data)
-        except DomainError as err:
-            form.attach(err)
-        else:
-            flash(f"Added {money.format_money(row['amount_minor'], g.workspace.currency)}. Balance "
-                  f"{money.format_money(row['balance_after_minor'], g.workspace.currency)}.", "success")
-            return redirect(url_for(".index"), 303)
-    return _index_page(top_up_form=form, status=422)
+    return _balance_change(TopUpForm, "top_up", service.top_up, "Added", "top_up_form")
 
 
 @bp.post("/adjustments")
 @role_required("admin")
 def adjust():
-    form = AdjustmentForm(prefix="adjust", currency=g.workspace.currency)
+    return _balance_change(AdjustmentForm, "adjust", service.adjust, "Adjusted by", "adjust_form")
+
+
+def _balance_change(form_class, prefix: str, write, done: str, form_slot: str):
+    """A top-up and an adjustment post alike: `write(actor, amount, note)` changes the balance and
+    the flash says `done` with the amount and the new balance; a refusal shows the ledger page
+    again with the form, under `form_slot`, holding its errors."""
+    currency = g.workspace.currency
+    form = form_class(prefix=prefix, currency=currency)
     if form.validate_on_submit():
         try:
-            row = service.adjust(audit.Actor.current(), form.amount.minor, form.note.data)
+            row = write(audit.Actor.current(), form.amount.minor, form.note.data)
         except DomainError as err:
             form.attach(err)
         else:
-            flash(f"Adjusted by {money.format_money(row['amount_minor'], g.workspace.currency)}. Balance "
-                  f"{money.format_money(row['balance_after_minor'], g.workspace.currency)}.", "success")
+            flash(f"{done} {money.format_money(row['amount_minor'], currency)}. Balance "
+                  f"{money.format_money(row['balance_after_minor'], currency)}.", "success")
             return redirect(url_for(".index"), 303)
-    return _index_page(adjust_form=form, status=422)
+    return _index_page(**{form_slot: form}, status=422)
 
 
 @bp.get("/ledger.csv")

@@ -71,24 +71,28 @@ crud.ObjectViews(
 @bp.post("/pools/<int:pool_id>/channels/add")
 @role_required("admin")
 def add_channels(pool_id: int):
-    pool = db.get_or_404(CapacityPool, pool_id)
-    form = ChannelsForm(prefix="add")
-    done, _ = crud.save(
-        form, lambda: capacity_service.add_channels(crud.actor(), pool_id, form.quantity.data),
-        lambda entry: (f"Added {form.quantity.data} channels; charged {fmt_money(-entry.amount_minor)}.",
-                       url_for(".show_pool", pool_id=pool_id)))
-    return done or _pool_page(pool, add_form=form, status=422)
+    return _change_channels(pool_id, "add", capacity_service.add_channels,
+                            lambda quantity, entry: f"Added {quantity} channels; "
+                                                    f"charged {fmt_money(-entry.amount_minor)}.")
 
 
 @bp.post("/pools/<int:pool_id>/channels/remove")
 @role_required("admin")
 def remove_channels(pool_id: int):
+    return _change_channels(pool_id, "remove", capacity_service.remove_channels,
+                            lambda quantity, _: f"Removed {quantity} channels.")
+
+
+def _change_channels(pool_id: int, prefix: str, write, message):
+    """Adding and removing channels post alike: `write(actor, pool_id, quantity)` makes the change
+    and `message(quantity, result)` is its flash; a refusal shows the pool page again with the
+    form (`prefix`: "add" or "remove") holding its errors."""
     pool = db.get_or_404(CapacityPool, pool_id)
-    form = ChannelsForm(prefix="remove")
+    form = ChannelsForm(prefix=prefix)
     done, _ = crud.save(
-        form, lambda: capacity_service.remove_channels(crud.actor(), pool_id, form.quantity.data),
-        lambda _: (f"Removed {form.quantity.data} channels.", url_for(".show_pool", pool_id=pool_id)))
-    return done or _pool_page(pool, remove_form=form, status=422)
+        form, lambda: write(crud.actor(), pool_id, form.quantity.data),
+        lambda result: (message(form.quantity.data, result), url_for(".show_pool", pool_id=pool_id)))
+    return done or _pool_page(pool, **{f"{prefix}_form": form}, status=422)
 
 
 # ---- capacity groups -----------------------------------------------------------------------

@@ -171,6 +171,14 @@ def _trunk_page(pages: RoutePages, form, *, trunk=None, kind=None, refusal=None,
                   **pages.part_context(form, trunk)), status
 
 
+def _stored_trunk_page(pages: RoutePages, trunk, *, error: str | None = None, **kwargs):
+    """The trunk's page with its form as stored; `error` over the form (a stale edit's 409)."""
+    form = _stored_trunk_form(pages, trunk)
+    if error:
+        form.form_errors.append(error)
+    return _trunk_page(pages, form, trunk=trunk, **kwargs)
+
+
 def _moved_codec(form) -> bool:
     """A codec up/down button was pressed: reorder the list in the form, save nothing."""
     if request.form.get("move") and hasattr(form, "codecs"):
@@ -189,16 +197,12 @@ def create(pages: RoutePages, kind: str):
         return _trunk_page(pages, form, kind=kind, blocks=("codecs",))
     saved = _submitted(form, lambda: service.create_trunk(pages.space, audit.Actor.current(), kind, form.values()),
                        lambda: routes.clean_trunk(pages.space, kind, form.values()))
-    if saved is None:
-        return _trunk_page(pages, form, kind=kind, status=422)
-    trunk, notices = saved
-    flash_notices(f"{pages.space.trunk_label} {trunk.name} created.", notices)
-    return redirect(url_for(".show", trunk_id=trunk.id), 303)
+    return _answer(saved, lambda: _trunk_page(pages, form, kind=kind, status=422),
+                   pages.space.trunk_label, "created", ".show", "trunk_id")
 
 
 def show(pages: RoutePages, trunk_id: int):
-    trunk = _trunk_or_404(pages, trunk_id)
-    return _trunk_page(pages, _stored_trunk_form(pages, trunk), trunk=trunk)
+    return _stored_trunk_page(pages, _trunk_or_404(pages, trunk_id))
 
 
 def update(pages: RoutePages, trunk_id: int):
@@ -211,15 +215,9 @@ def update(pages: RoutePages, trunk_id: int):
                                                               form.values(), form.version_number()),
                            lambda: routes.clean_trunk(pages.space, trunk.trunk_kind, form.values(), trunk))
     except Conflict as err:
-        trunk = _trunk_or_404(pages, trunk_id)
-        fresh = _stored_trunk_form(pages, trunk)
-        fresh.form_errors.append(err.message)
-        return _trunk_page(pages, fresh, trunk=trunk, status=409)
-    if saved is None:
-        return _trunk_page(pages, form, trunk=_trunk_or_404(pages, trunk_id), status=422)
-    trunk, notices = saved
-    flash_notices(f"{pages.space.trunk_label} {trunk.name} saved.", notices)
-    return redirect(url_for(".show", trunk_id=trunk_id), 303)
+        return _stored_trunk_page(pages, _trunk_or_404(pages, trunk_id), error=err.message, status=409)
+    return _answer(saved, lambda: _trunk_page(pages, form, trunk=_trunk_or_404(pages, trunk_id), status=422),
+                   pages.space.trunk_label, "saved", ".show", "trunk_id")
 
 
 def regenerate(trunk_id: int):
@@ -236,8 +234,8 @@ def regenerate(trunk_id: int):
 
 def remove(pages: RoutePages, trunk_id: int):
     trunk = _trunk_or_404(pages, trunk_id)
-    return _delete(pages, service.delete_trunk, trunk, pages.space.trunk_label, TRUNK_PAGE, lambda refusal: _trunk_page(
-        pages, _stored_trunk_form(pages, trunk), trunk=trunk, refusal=refusal, status=422))
+    return _delete(pages, service.delete_trunk, trunk, pages.space.trunk_label, TRUNK_PAGE, lambda refusal: _stored_trunk_page(
+        pages, trunk, refusal=refusal, status=422))
 
 
 # ---- groups ----
@@ -262,12 +260,12 @@ def _group_page(pages: RoutePages, form, *, group=None, refusal=None, order_erro
                   history=queries.history(space.group_type, group_id) if group is not None else []), status
 
 
-def _group_conflict(pages: RoutePages, group_id: int, err: Conflict):
-    """409: the group as stored now, with the conflict's message over the form."""
-    group = _group_or_404(pages, group_id)
+def _stored_group_page(pages: RoutePages, group, *, error: str | None = None, **kwargs):
+    """The group's page with its form as stored; `error` over the form (a stale edit's 409)."""
     form = _stored_group_form(pages, group)
-    form.form_errors.append(err.message)
-    return _group_page(pages, form, group=group, status=409)
+    if error:
+        form.form_errors.append(error)
+    return _group_page(pages, form, group=group, **kwargs)
 
 
 def new_group(pages: RoutePages):
@@ -279,16 +277,12 @@ def create_group(pages: RoutePages):
     saved = _submitted(form, lambda: service.create_group(pages.space, audit.Actor.current(), form.values(),
                                                           form.members.data),
                        lambda: routes.clean_group(pages.space, form.values(), form.members.data))
-    if saved is None:
-        return _group_page(pages, form, status=422)
-    group, notices = saved
-    flash_notices(f"{pages.space.group_label} {group.name} created.", notices)
-    return redirect(url_for(".show_group", group_id=group.id), 303)
+    return _answer(saved, lambda: _group_page(pages, form, status=422),
+                   pages.space.group_label, "created", ".show_group", "group_id")
 
 
 def show_group(pages: RoutePages, group_id: int):
-    group = _group_or_404(pages, group_id)
-    return _group_page(pages, _stored_group_form(pages, group), group=group)
+    return _stored_group_page(pages, _group_or_404(pages, group_id))
 
 
 def update_group(pages: RoutePages, group_id: int):
@@ -299,12 +293,9 @@ def update_group(pages: RoutePages, group_id: int):
                                                               form.values(), form.members.data, form.version_number()),
                            lambda: routes.clean_group(pages.space, form.values(), form.members.data))
     except Conflict as err:
-        return _group_conflict(pages, group_id, err)
-    if saved is None:
-        return _group_page(pages, form, group=_group_or_404(pages, group_id), status=422)
-    group, notices = saved
-    flash_notices(f"{pages.space.group_label} {group.name} saved.", notices)
-    return redirect(url_for(".show_group", group_id=group_id), 303)
+        return _stored_group_page(pages, _group_or_404(pages, group_id), error=err.message, status=409)
+    return _answer(saved, lambda: _group_page(pages, form, group=_group_or_404(pages, group_id), status=422),
+                   pages.space.group_label, "saved", ".show_group", "group_id")
 
 
 def order_members(pages: RoutePages, group_id: int):
@@ -316,20 +307,18 @@ def order_members(pages: RoutePages, group_id: int):
     try:
         service.set_order(pages.space, audit.Actor.current(), group_id, orders, versions=posted_versions(orders))
     except Conflict as err:
-        return _group_conflict(pages, group_id, err)
+        return _stored_group_page(pages, _group_or_404(pages, group_id), error=err.message, status=409)
     except DomainError as err:
-        group = _group_or_404(pages, group_id)
-        return _group_page(pages, _stored_group_form(pages, group), group=group, status=422,
-                           order_values=request.form,
-                           order_errors=dict(getattr(err, "problems", [(None, err.message)])))
+        return _stored_group_page(pages, _group_or_404(pages, group_id), status=422, order_values=request.form,
+                                  order_errors=dict(getattr(err, "problems", [(None, err.message)])))
     flash(f"{pages.order_noun.capitalize()} saved.", "success")
     return redirect(url_for(".show_group", group_id=group_id, _anchor="members"), 303)
 
 
 def remove_group(pages: RoutePages, group_id: int):
     group = _group_or_404(pages, group_id)
-    return _delete(pages, service.delete_group, group, pages.space.group_label, GROUP_PAGE, lambda refusal: _group_page(
-        pages, _stored_group_form(pages, group), group=group, refusal=refusal, status=422))
+    return _delete(pages, service.delete_group, group, pages.space.group_label, GROUP_PAGE, lambda refusal: _stored_group_page(
+        pages, group, refusal=refusal, status=422))
 
 
 # ---- the steps every edit shares ----
@@ -348,6 +337,17 @@ def _submitted(form, write: Callable, clean: Callable):
     except DomainError as err:
         form.attach_all(err)
         return None
+
+
+def _answer(saved, invalid: Callable, label: str, verb: str, show: str, id_arg: str):
+    """What a create or update answers after `_submitted`: `invalid()`, the page again with the
+    problems (422), when nothing was saved; else "<label> <name> <verb>." with the rules' notices,
+    and the route's page (endpoint `show`, its id as `id_arg`)."""
+    if saved is None:
+        return invalid()
+    route, notices = saved
+    flash_notices(f"{label} {route.name} {verb}.", notices)
+    return redirect(url_for(show, **{id_arg: route.id}), 303)
 
 
 def _delete(pages: RoutePages, delete: Callable, route, label: str, template: str, page: Callable):

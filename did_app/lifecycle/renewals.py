@@ -249,24 +249,23 @@ def _release_where(condition, reason: str, *, refund: bool = False, kind_message
 
 def release_aged_numbers() -> int:
     """Expired numbers past the aging pool (§7, §9 row 14)."""
-    if not _has_workspace():
-        return 0
-    now = clock.now()
-    with write_transaction() as session:
-        days = _workspace(session).aging_pool_days
-    return _release_where(Number.expired_at <= now - timedelta(days=days), "expired",
-                          kind_message="expired")
+    return _release_past(Number.expired_at, "aging_pool_days", "expired", kind_message="expired")
 
 
 def release_unrestored() -> int:
     """Cancelled numbers past the restore window (§7, §9 row 18)."""
+    return _release_past(Number.cancelled_at, "restore_window_days", "cancelled",
+                         kind_message="cancelled, restore window over")
+
+
+def _release_past(since, window_setting: str, reason: str, *, kind_message: str) -> int:
+    """Release the numbers whose `since` lies more days back than the workspace's `window_setting`."""
     if not _has_workspace():
         return 0
     now = clock.now()
     with write_transaction() as session:
-        days = _workspace(session).restore_window_days
-    return _release_where(Number.cancelled_at <= now - timedelta(days=days), "cancelled",
-                          kind_message="cancelled, restore window over")
+        days = getattr(_workspace(session), window_setting)
+    return _release_where(since <= now - timedelta(days=days), reason, kind_message=kind_message)
 
 
 def overdue_registration_condition(now: datetime):

@@ -22,7 +22,9 @@ def _workspace(session) -> Workspace:
     return session.scalars(sa.select(Workspace).order_by(Workspace.id).limit(1)).one()
 
 
-def _number(session, number_id: int, version: int | None) -> Number:
+def _number(session, number_id: int, version: int | None, refusal_of=None) -> Number:
+    """The number, locked, at the `version` the form was rendered with; refused with the message of
+    `refusal_of(number)` when that rule gives one."""
     # version None only for callers that hold no rendered copy (CLI, jobs); a form always sends
     # the version it was rendered with, and the views refuse one without it (422)
     # locked first (PostgreSQL): every writer takes the number row before the workspace row
@@ -31,6 +33,9 @@ def _number(session, number_id: int, version: int | None) -> Number:
         raise DomainError("That number is no longer in the inventory.")
     if version is not None and number.version != version:
         raise Conflict("This number was changed by someone else. Nothing was done; review and try again.")
+    refusal = refusal_of(number) if refusal_of is not None else None
+    if refusal:
+        raise DomainError(refusal)
     return number
 
 
@@ -139,10 +144,7 @@ def release_date_if_cancelled(ws: Workspace, now: datetime | None = None) -> dat
 def cancel(actor, number_id: int, *, version: int | None = None) -> None:
     """Cancel a live number (§7): traffic stops at once, paid time is kept, renewals stop."""
     with write_transaction() as session:
-        number = _number(session, number_id, version)
-        refusal = cancel_refusal(number)
-        if refusal:
-            raise DomainError(refusal)
+        number = _number(session, number_id, version, refusal_of=cancel_refusal)
         now = clock.now()
         number.cancelled_at = now
         _touch(number, actor, now)
@@ -222,10 +224,7 @@ def refund_quote(number_id: int) -> int:
 def remove_and_refund(actor, number_id: int, *, version: int | None = None) -> int:
     """Release an awaiting number at once and refund its net paid (§7); returns the refund."""
     with write_transaction() as session:
-        number = _number(session, number_id, version)
-        refusal = remove_refusal(number)
-        if refusal:
-            raise DomainError(refusal)
+        number = _number(session, number_id, version, refusal_of=remove_refusal)
         amount = ledger.net_paid(session, [number.id]).get(number.id, 0)
         release.release_numbers(session, actor, [number.id], "removed_unregistered", refund=True,
                                 condition=sa.and_(Number.awaiting_registration.is_(True), Number.porting.is_(False)))

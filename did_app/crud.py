@@ -17,24 +17,30 @@ object (`db.get_or_404`), build its form, then
 
 The write runs inside the try, so a DomainError from `version_of()` lands on the form like any
 other refusal. Pages show the object's History from `history()`.
+
+The trunk and group pages (configuration/routes.py) use the same steps with their variations as
+keywords: `save(..., rules=, notices=, stale=)` shows the pure rules' problems next to the typing
+errors, flashes the service's notices after the message and answers a stale edit with the stored
+page; `delete(..., refused_block=)` answers an htmx delete with the refusal block only.
 """
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import flash, make_response, render_template, url_for
+from jinja2_fragments.flask import render_block
 
 from did_app import audit
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
 from did_app.form_fields import version_of
-from did_app.htmx import redirect_to
+from did_app.htmx import redirect_to, wants_fragment
 from did_app.models import AuditEvent
 from did_app.security import role_required
 
-__all__ = ["ObjectViews", "actor", "choices", "delete", "failed", "history", "numbers_link", "refused_delete", "save",
-           "version_of"]
+__all__ = ["ObjectViews", "actor", "choices", "delete", "failed", "history", "numbers_link", "refusal",
+           "refused_delete", "save", "version_of"]
 HISTORY_ROWS = 100
 
 
@@ -43,11 +49,12 @@ def actor() -> audit.Actor:
     return audit.Actor.current()
 
 
-def history(object_type: str, object_id: int) -> list[AuditEvent]:
-    """The newest 100 audit rows of one configuration object, for its History section."""
-    return list(db.session.scalars(sa.select(AuditEvent).where(
+def history(object_type: str, object_id: int, limit: int = HISTORY_ROWS) -> list[audit.Shown]:
+    """The newest `limit` audit rows of one configuration object, for its History section, with
+    secrets shown as "changed" (also in rows written before a field was known to be secret)."""
+    return audit.for_display(db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(HISTORY_ROWS)))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
 
 
 def choices(model, blank: tuple[str, str]) -> list[tuple]:
@@ -56,27 +63,57 @@ def choices(model, blank: tuple[str, str]) -> list[tuple]:
     return [blank] + [(row_id, name) for row_id, name in rows]
 
 
+def _problems(err: DomainError) -> list[tuple[str | None, str]]:
+    """Every (field, message) of a refusal: a rule that checks all fields at once (RouteInvalid)
+    lists them in `problems`; any other refusal is its one message."""
+    return getattr(err, "problems", [(err.field, err.message)])
+
+
 def failed(form, err: DomainError) -> int:
-    """Attach a refused write to its form; the status to answer with (409 for a stale edit)."""
-    form.attach(err)
+    """Attach a refused write to its form, each problem under its field; the status to answer
+    with (409 for a stale edit)."""
+    for field, message in _problems(err):
+        form.attach(DomainError(message, field))
     return 409 if isinstance(err, Conflict) else 422
 
 
-def save(form, write: Callable[[], Any], done: Callable[[Any], tuple[str, str]]):
+def _attach_rules(form, rules: Callable[[], Any]) -> None:
+    """When typing errors stopped the form, show the service's rules for the other fields too:
+    run the pure `rules()` and attach its problems to fields that have no error yet."""
+    try:
+        rules()
+    except DomainError as err:
+        for field, message in _problems(err):
+            target = getattr(form, field, None) if field else None
+            if target is not None and not target.errors:
+                target.errors = [*target.errors, message]
+
+
+def save(form, write: Callable[[], Any], done: Callable[[Any], tuple[str, str]], *,
+         rules: Callable[[], Any] | None = None, notices: Callable[[Any], Iterable[str]] | None = None,
+         stale: Callable[[Conflict], tuple] | None = None):
     """Validate `form` and run `write` (one service call) with what it returns.
 
-    On success: flash the message of `done(result)` and leave for its URL (303, or HX-Redirect
-    for htmx); returns (that response, 200). Otherwise returns (None, 422), or (None, 409) for a
-    stale edit, with the refusal attached to the form for the view to render it again.
+    On success: flash the message of `done(result)`, then each of `notices(result)` as info, and
+    leave for its URL (303, or HX-Redirect for htmx); returns (that response, 200). Otherwise
+    returns (None, 422), or (None, 409) for a stale edit, with the refusal attached to the form for
+    the view to render it again. With `rules`, typing errors also show the pure rules' problems on
+    the other fields; with `stale`, a stale edit answers `stale(err)` (the stored page) instead.
     """
     if not form.validate_on_submit():
+        if rules is not None:
+            _attach_rules(form, rules)
         return None, 422
     try:
         result = write()
+    except Conflict as err:
+        return (stale(err), 409) if stale is not None else (None, failed(form, err))
     except DomainError as err:
         return None, failed(form, err)
     message, url = done(result)
     flash(message, "success")
+    for notice in notices(result) if notices is not None else ():
+        flash(notice, "info")
     return redirect_to(url), 200
 
 
@@ -86,21 +123,34 @@ def numbers_link(err: DomainError) -> str | None:
     return url_for("numbers.index", **numbers_filter) if numbers_filter else None
 
 
-def refused_delete(page: tuple, show_url: str):
-    """A refused delete shows the object's page again. Its form is boosted, so the address bar
-    would otherwise keep the /delete URL, which a reload would GET (405)."""
+def refusal(err: DomainError) -> dict:
+    """A refused delete as a page shows it: its message and the link to the numbers concerned."""
+    return {"message": err.message, "url": numbers_link(err)}
+
+
+def refused_delete(page: tuple, show_url: str | None):
+    """A refused delete shows the object's page again. A boosted delete form would otherwise keep
+    the /delete URL in the address bar, which a reload would GET (405): `show_url` replaces it.
+    None where the form is not boosted (the htmx delete of the route pages)."""
     response = make_response(*page)
-    response.headers["HX-Push-Url"] = show_url
+    if show_url is not None:
+        response.headers["HX-Push-Url"] = show_url
     return response
 
 
 def delete(remove: Callable[[], Any], message: str, done_url: str,
-           refused_page: Callable[[DomainError], tuple], show_url: str):
+           refused_page: Callable[[DomainError], tuple], show_url: str | None, *,
+           refused_block: tuple[str, str] | None = None):
     """Run `remove` (one service call): flash `message` and leave for `done_url`; or, when a rule
-    refuses the delete, the object's page from `refused_page(err)` with the refusal on it."""
+    refuses the delete, the object's page from `refused_page(err)` with the refusal on it (422).
+    With `refused_block` (template, block), an htmx delete gets only that block, given the
+    `refusal()`, where its confirm button swaps the answer (#delete-result)."""
     try:
         remove()
     except DomainError as err:
+        if refused_block is not None and wants_fragment():
+            template, block = refused_block
+            return make_response(render_block(template, block, refusal=refusal(err)), 422)
         return refused_delete(refused_page(err), show_url)
     flash(message, "success")
     return redirect_to(done_url)

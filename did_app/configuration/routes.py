@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from functools import partial, update_wrapper
 from operator import attrgetter
 
-from flask import Blueprint, abort, flash, make_response, redirect, request, url_for
-from jinja2_fragments.flask import render_block
+from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from did_app import audit, parsing
+from did_app import crud, parsing
 from did_app.configuration import routes_forms as forms
 from did_app.configuration import routes_queries as queries
 from did_app.configuration import routes_service as service
 from did_app.errors import Conflict, DomainError
 from did_app.filters import sms_summary
-from did_app.htmx import redirect_to, render, wants_fragment
+from did_app.htmx import render, wants_fragment
 from did_app.rules import routes
 from did_app.rules.routes import SMS, VOICE, Space
 from did_app.security import role_required
@@ -29,6 +28,7 @@ from did_app.security import role_required
 LIST_PAGE = "configuration/trunks.html"
 TRUNK_PAGE = "configuration/trunks_form.html"
 GROUP_PAGE = "configuration/trunks_group.html"
+HISTORY_ROWS = 50  # a route page's History (the other configuration pages show crud.HISTORY_ROWS)
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def _trunk_page(pages: RoutePages, form, *, trunk=None, kind=None, refusal=None,
     return render(template, *blocks, pages=pages, form=form, trunk=trunk, kind=kind, group=group,
                   refusal=refusal, routes=routes,
                   counts=queries.number_counts(space, [trunk.id, trunk.group_id]) if trunk is not None else {},
-                  history=queries.history(space.trunk_type, trunk.id) if trunk is not None else [],
+                  history=crud.history(space.trunk_type, trunk.id, HISTORY_ROWS) if trunk is not None else [],
                   **pages.part_context(form, trunk)), status
 
 
@@ -195,10 +195,10 @@ def create(pages: RoutePages, kind: str):
     form = _trunk_form(pages, kind)
     if _moved_codec(form):
         return _trunk_page(pages, form, kind=kind, blocks=("codecs",))
-    saved = _submitted(form, lambda: service.create_trunk(pages.space, audit.Actor.current(), kind, form.values()),
-                       lambda: routes.clean_trunk(pages.space, kind, form.values()))
-    return _answer(saved, lambda: _trunk_page(pages, form, kind=kind, status=422),
-                   pages.space.trunk_label, "created", ".show", "trunk_id")
+    done, status = crud.save(form, lambda: service.create_trunk(pages.space, crud.actor(), kind, form.values()),
+                             _saved(pages.space.trunk_label, "created", ".show", "trunk_id"), notices=_notices,
+                             rules=lambda: routes.clean_trunk(pages.space, kind, form.values()))
+    return done or _trunk_page(pages, form, kind=kind, status=status)
 
 
 def show(pages: RoutePages, trunk_id: int):
@@ -210,21 +210,19 @@ def update(pages: RoutePages, trunk_id: int):
     form = _trunk_form(pages, trunk.trunk_kind)
     if _moved_codec(form):
         return _trunk_page(pages, form, trunk=trunk, blocks=("codecs",))
-    try:
-        saved = _submitted(form, lambda: service.update_trunk(pages.space, audit.Actor.current(), trunk_id,
-                                                              form.values(), form.version_number()),
-                           lambda: routes.clean_trunk(pages.space, trunk.trunk_kind, form.values(), trunk))
-    except Conflict as err:
-        return _stored_trunk_page(pages, _trunk_or_404(pages, trunk_id), error=err.message, status=409)
-    return _answer(saved, lambda: _trunk_page(pages, form, trunk=_trunk_or_404(pages, trunk_id), status=422),
-                   pages.space.trunk_label, "saved", ".show", "trunk_id")
+    done, status = crud.save(
+        form, lambda: service.update_trunk(pages.space, crud.actor(), trunk_id, form.values(), crud.version_of(form)),
+        _saved(pages.space.trunk_label, "saved", ".show", "trunk_id"), notices=_notices,
+        rules=lambda: routes.clean_trunk(pages.space, trunk.trunk_kind, form.values(), trunk),
+        stale=lambda err: _stored_trunk_page(pages, _trunk_or_404(pages, trunk_id), error=err.message, status=409))
+    return done or _trunk_page(pages, form, trunk=_trunk_or_404(pages, trunk_id), status=status)
 
 
 def regenerate(trunk_id: int):
     """New SMPP ESME system ID and password (the button asks for confirmation first)."""
     if _trunk_or_404(SMS_PAGES, trunk_id).trunk_kind != "smpp_esme":
         abort(404)
-    trunk = service.regenerate_sms_credentials(audit.Actor.current(), trunk_id)
+    trunk = service.regenerate_sms_credentials(crud.actor(), trunk_id)
     flash("New credentials generated. The old system ID and password no longer work.", "success")
     if wants_fragment():
         return render(SMS_PAGES.part, "credentials", flash_oob=True, trunk=trunk,
@@ -234,8 +232,8 @@ def regenerate(trunk_id: int):
 
 def remove(pages: RoutePages, trunk_id: int):
     trunk = _trunk_or_404(pages, trunk_id)
-    return _delete(pages, service.delete_trunk, trunk, pages.space.trunk_label, TRUNK_PAGE, lambda refusal: _stored_trunk_page(
-        pages, trunk, refusal=refusal, status=422))
+    return _delete(pages, service.delete_trunk, trunk, pages.space.trunk_label, TRUNK_PAGE,
+                   lambda err: _stored_trunk_page(pages, trunk, refusal=crud.refusal(err), status=422))
 
 
 # ---- groups ----
@@ -257,7 +255,7 @@ def _group_page(pages: RoutePages, form, *, group=None, refusal=None, order_erro
                   rows=routes.try_order(space, members), candidates=queries.member_candidates(space, group_id),
                   counts=queries.number_counts(space, [group_id]) if group is not None else {},
                   order_errors=order_errors or {}, order_values=order_values or {},
-                  history=queries.history(space.group_type, group_id) if group is not None else []), status
+                  history=crud.history(space.group_type, group_id, HISTORY_ROWS) if group is not None else []), status
 
 
 def _stored_group_page(pages: RoutePages, group, *, error: str | None = None, **kwargs):
@@ -274,11 +272,11 @@ def new_group(pages: RoutePages):
 
 def create_group(pages: RoutePages):
     form = pages.group_form()
-    saved = _submitted(form, lambda: service.create_group(pages.space, audit.Actor.current(), form.values(),
-                                                          form.members.data),
-                       lambda: routes.clean_group(pages.space, form.values(), form.members.data))
-    return _answer(saved, lambda: _group_page(pages, form, status=422),
-                   pages.space.group_label, "created", ".show_group", "group_id")
+    done, status = crud.save(
+        form, lambda: service.create_group(pages.space, crud.actor(), form.values(), form.members.data),
+        _saved(pages.space.group_label, "created", ".show_group", "group_id"), notices=_notices,
+        rules=lambda: routes.clean_group(pages.space, form.values(), form.members.data))
+    return done or _group_page(pages, form, status=status)
 
 
 def show_group(pages: RoutePages, group_id: int):
@@ -288,14 +286,13 @@ def show_group(pages: RoutePages, group_id: int):
 def update_group(pages: RoutePages, group_id: int):
     _group_or_404(pages, group_id)
     form = pages.group_form()
-    try:
-        saved = _submitted(form, lambda: service.update_group(pages.space, audit.Actor.current(), group_id,
-                                                              form.values(), form.members.data, form.version_number()),
-                           lambda: routes.clean_group(pages.space, form.values(), form.members.data))
-    except Conflict as err:
-        return _stored_group_page(pages, _group_or_404(pages, group_id), error=err.message, status=409)
-    return _answer(saved, lambda: _group_page(pages, form, group=_group_or_404(pages, group_id), status=422),
-                   pages.space.group_label, "saved", ".show_group", "group_id")
+    done, status = crud.save(
+        form, lambda: service.update_group(pages.space, crud.actor(), group_id, form.values(), form.members.data,
+                                           crud.version_of(form)),
+        _saved(pages.space.group_label, "saved", ".show_group", "group_id"), notices=_notices,
+        rules=lambda: routes.clean_group(pages.space, form.values(), form.members.data),
+        stale=lambda err: _stored_group_page(pages, _group_or_404(pages, group_id), error=err.message, status=409))
+    return done or _group_page(pages, form, group=_group_or_404(pages, group_id), status=status)
 
 
 def order_members(pages: RoutePages, group_id: int):
@@ -305,7 +302,7 @@ def order_members(pages: RoutePages, group_id: int):
     orders = {tid: (posted_int(f"priority-{tid}"), posted_int(f"weight-{tid}") if weighted else None)
               for tid in posted_ids("priority-")}
     try:
-        service.set_order(pages.space, audit.Actor.current(), group_id, orders, versions=posted_versions(orders))
+        service.set_order(pages.space, crud.actor(), group_id, orders, versions=posted_versions(orders))
     except Conflict as err:
         return _stored_group_page(pages, _group_or_404(pages, group_id), error=err.message, status=409)
     except DomainError as err:
@@ -317,54 +314,32 @@ def order_members(pages: RoutePages, group_id: int):
 
 def remove_group(pages: RoutePages, group_id: int):
     group = _group_or_404(pages, group_id)
-    return _delete(pages, service.delete_group, group, pages.space.group_label, GROUP_PAGE, lambda refusal: _stored_group_page(
-        pages, group, refusal=refusal, status=422))
+    return _delete(pages, service.delete_group, group, pages.space.group_label, GROUP_PAGE,
+                   lambda err: _stored_group_page(pages, group, refusal=crud.refusal(err), status=422))
 
 
-# ---- the steps every edit shares ----
+# ---- what a trunk and a group edit add to crud's steps ----
 
-def _submitted(form, write: Callable, clean: Callable):
-    """Validate the posted form and run `write()`; its result, or None with every problem under its
-    field: the typing errors plus, on the other fields, the rules' problems (`clean()`), or the
-    service's. A Conflict (stale version) is left to the caller, which answers 409."""
-    if not form.validate_on_submit():
-        form.attach_more(clean)
-        return None
-    try:
-        return write()
-    except Conflict:
-        raise
-    except DomainError as err:
-        form.attach_all(err)
-        return None
+def _saved(label: str, verb: str, show: str, id_arg: str) -> Callable:
+    """After a create or update: "<label> <name> <verb>." and the route's page (endpoint `show`,
+    its id as `id_arg`), from the service's (route, notices)."""
+    def done(saved) -> tuple[str, str]:
+        route, _ = saved
+        return f"{label} {route.name} {verb}.", url_for(show, **{id_arg: route.id})
+    return done
 
 
-def _answer(saved, invalid: Callable, label: str, verb: str, show: str, id_arg: str):
-    """What a create or update answers after `_submitted`: `invalid()`, the page again with the
-    problems (422), when nothing was saved; else "<label> <name> <verb>." with the rules' notices,
-    and the route's page (endpoint `show`, its id as `id_arg`)."""
-    if saved is None:
-        return invalid()
-    route, notices = saved
-    flash_notices(f"{label} {route.name} {verb}.", notices)
-    return redirect(url_for(show, **{id_arg: route.id}), 303)
+def _notices(saved) -> list[str]:
+    """The rules' notices of a create or update (flashed after its message)."""
+    return saved[1]
 
 
 def _delete(pages: RoutePages, delete: Callable, route, label: str, template: str, page: Callable):
-    """Delete a trunk or group and go back to the list, or show why not (see `refused`)."""
-    try:
-        name = delete(pages.space, audit.Actor.current(), route.id)
-    except DomainError as err:
-        return refused(err, template, page)
-    flash(f"{label} {name} deleted.", "success")
-    return redirect_to(url_for(".index"))
-
-
-
-def flash_notices(message: str, notices) -> None:
-    flash(message, "success")
-    for notice in notices:
-        flash(notice, "info")
+    """Delete a trunk or group and go back to the list; a refusal is 422 with its message and a link
+    to the numbers concerned: htmx gets only the template's `delete_result` block (the confirm
+    button's target), a classic post `page(err)`, the whole page."""
+    return crud.delete(lambda: delete(pages.space, crud.actor(), route.id), f"{label} {route.name} deleted.",
+                       url_for(".index"), page, None, refused_block=(template, "delete_result"))
 
 
 def list_filters(kinds) -> tuple[dict, list[str]]:
@@ -394,17 +369,6 @@ def posted_int(key: str):
 def posted_versions(ids) -> dict:
     """The `version-<id>` of each posted member (None where missing or unreadable)."""
     return {tid: parsing.form_version(request.form.get(f"version-{tid}")) for tid in ids}
-
-
-def refused(err: DomainError, template: str, page):
-    """A refused delete: 422 with the message and a link to the numbers concerned. htmx gets only
-    the template's `delete_result` block; a classic post gets `page(refusal)`, the whole page."""
-    numbers_filter = getattr(err, "numbers_filter", None)
-    refusal = {"message": err.message,
-               "url": url_for("numbers.index", **numbers_filter) if numbers_filter else None}
-    if wants_fragment():
-        return make_response(render_block(template, "delete_result", refusal=refusal), 422)
-    return page(refusal)
 
 
 # ---- the two blueprints ----

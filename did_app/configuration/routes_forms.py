@@ -14,8 +14,7 @@ from wtforms.utils import unset_value
 
 from did_app import parsing
 from did_app.auth.forms import AttachMixin
-from did_app.errors import DomainError
-from did_app.form_fields import CleanText, IdField, IdListField, VersionField, version_of
+from did_app.form_fields import CleanText, IdField, IdListField, VersionField
 from did_app.rules import routes as rs
 
 
@@ -133,26 +132,6 @@ class RouteForm(AttachMixin, CleanText, FlaskForm):
 
     def values(self) -> dict:
         return {name: field.data for name, field in self._fields.items() if name not in self.SKIP}
-
-    def version_number(self) -> int:
-        """The edited route's version; raises DomainError when the form posted none."""
-        return version_of(self)
-
-    def attach_more(self, clean) -> None:
-        """When typing errors stopped the form, show the service's rules for the other fields too:
-        run the pure `clean()` and attach its problems to fields that have no error yet."""
-        try:
-            clean()
-        except DomainError as err:
-            for field, message in getattr(err, "problems", []):
-                target = getattr(self, field, None) if field else None
-                if target is not None and not target.errors:
-                    target.errors = [*target.errors, message]
-
-    def attach_all(self, err) -> None:
-        """Every problem of a RouteInvalid (or the one DomainError) under its field."""
-        for field, message in getattr(err, "problems", [(err.field, err.message)]):
-            self.attach(DomainError(message, field))
 
 
 class TrunkForm(RouteForm):

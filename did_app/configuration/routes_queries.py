@@ -1,10 +1,9 @@
-"""Route reads: list pages, counts, members and history of voice and SMS trunks and groups."""
+"""Route reads: list pages, counts and members of voice and SMS trunks and groups (History: crud.history)."""
 
 import sqlalchemy as sa
 
-from did_app import audit, parsing
+from did_app import parsing
 from did_app.db import db
-from did_app.models import AuditEvent
 from did_app.rules.routes import Space
 
 
@@ -67,10 +66,3 @@ def get_route(space: Space, route_id: int, kind: str):
 def members_of(space: Space, group_id: int):
     m = space.model
     return db.session.scalars(sa.select(m).where(m.group_id == group_id, m.kind == "trunk")).all()
-
-
-def history(object_type: str, object_id: int, limit: int = 50):
-    """Audit rows of one configuration object, newest first, secrets shown as "changed"."""
-    return audit.for_display(db.session.scalars(sa.select(AuditEvent).where(
-        AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)).all())

@@ -102,6 +102,9 @@ class Number(db.Model):
         sa.Index("ix_number_status_country", "status", "country"),
         sa.Index("ix_number_attention_static", "attention_static"),
         sa.Index("ix_number_cancelled_at", "cancelled_at"),
+        # covers the quick-filter count "cancelled, restore window ending" (status and cancellation
+        # together): with the status index alone SQLite reads every terminated row (0.05 → 8.6 ms)
+        sa.Index("ix_number_status_cancelled_at", "status", "cancelled_at"),
         # ordered pages of Expiring soon, and (covering) the count of those due within warn days
         sa.Index("ix_number_expiring_soon_expires_at", "expiring_soon", "expires_at", "attention_static"),
         sa.Index("ix_number_country_number", "country", "number"),

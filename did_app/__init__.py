@@ -77,9 +77,10 @@ def _register_blueprints(app: Flask) -> None:
     from did_app.intake.views import bp as intake_bp
     from did_app.numbers import template_globals
     from did_app.numbers.views import bp as numbers_bp
+    from did_app.registration.views import bp as registration_bp
 
     for bp in (auth_bp, health_bp, numbers_bp, configuration_bp, activity_bp,
-               billing_bp, intake_bp, imports_bp):
+               billing_bp, intake_bp, imports_bp, registration_bp):
         app.register_blueprint(bp)
     template_globals.install(app)
 

@@ -1,0 +1,88 @@
+"""Input shapes for the requirements pages. The choices of the selects are the service's lists,
+set by the views; the service checks every value again (registration.md §2)."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from did_app.errors import DomainError
+from did_app.form_fields import BoundedIntegerField, CleanText, IdListField, VersionField
+from did_app.models.numbers import NUMBER_TYPES
+
+PROOFS_MESSAGE = "Enter 0–5 proofs."
+RESTRICTION_MESSAGE = "Restriction message must be at most 1,000 characters."
+TYPE_CHOICES = [("*", "* (any type)"), *NUMBER_TYPES.items()]
+PROOF_ENTITIES = ("personal", "business", "address")
+
+
+class AttachMixin:
+    # the same as auth.forms.AttachMixin, which this area can't import: auth sits above it
+    def attach(self, err: DomainError) -> None:
+        """Put a DomainError under its field (or on the form when it names none)."""
+        field = getattr(self, err.field, None) if err.field else None
+        if field is not None:
+            field.errors = [*field.errors, err.message]
+        else:
+            self.form_errors.append(err.message)
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ProofTypesField(IdListField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _proofs(label: str) -> BoundedIntegerField:
+    return BoundedIntegerField(label, [InputRequired(PROOFS_MESSAGE)], lo=0, hi=5, message=PROOFS_MESSAGE)
+
+
+class RequirementForm(AttachMixin, CleanText, FlaskForm):
+    """The rules of a requirement; its country and type are fixed once created."""
+    registration_required = BooleanField("Registration required")
+    identity_type = SelectField("Identity type", validate_choice=False)
+    address_area = SelectField("Address must be", validate_choice=False)
+    personal_proofs = _proofs("Personal proofs")
+    business_proofs = _proofs("Business proofs")
+    address_proofs = _proofs("Address proofs")
+    personal_proof_types = ProofTypesField("Accepted personal proof types")
+    business_proof_types = ProofTypesField("Accepted business proof types")
+    address_proof_types = ProofTypesField("Accepted address proof types")
+    personal_mandatory_fields = CheckboxesField("Mandatory on a personal identity", validate_choice=False)
+    business_mandatory_fields = CheckboxesField("Mandatory on a business identity", validate_choice=False)
+    service_description_required = BooleanField("Service description required")
+    restriction_message = TextAreaField("Restriction message", validators=[
+        Optional(), Length(max=1000, message=RESTRICTION_MESSAGE)])
+    version = VersionField()
+
+    def values(self) -> dict:
+        return dict(
+            registration_required=self.registration_required.data, identity_type=self.identity_type.data,
+            address_area=self.address_area.data, personal_proofs=self.personal_proofs.data,
+            business_proofs=self.business_proofs.data, address_proofs=self.address_proofs.data,
+            accepted_proof_types={e: getattr(self, f"{e}_proof_types").data or [] for e in PROOF_ENTITIES},
+            personal_mandatory_fields=self.personal_mandatory_fields.data or [],
+            business_mandatory_fields=self.business_mandatory_fields.data or [],
+            service_description_required=self.service_description_required.data,
+            restriction_message=self.restriction_message.data)
+
+
+class NewRequirementForm(RequirementForm):
+    country = StringField("Country", validators=[
+        InputRequired("Enter an ISO country code such as DE, or * for any country.")])
+    number_type = SelectField("Number type", choices=TYPE_CHOICES, validate_choice=False)
+
+    def values(self) -> dict:
+        return dict(super().values(), country=self.country.data, number_type=self.number_type.data)
+
+
+class RequirementFilterForm(FlaskForm):
+    """The list's filters: a GET form, so no CSRF token."""
+    class Meta:
+        csrf = False
+
+    country = StringField("Country", validators=[Optional(), Length(1, 3, "Enter an ISO code such as DE, or *.")])
+    type = SelectField("Number type", choices=[("", "Any row"), *TYPE_CHOICES], validate_choice=False)

@@ -36,6 +36,7 @@ from did_app.models import (
     Number,
     Order,
     PortInRequest,
+    Requirement,
     Rule,
     SmsRoute,
     User,
@@ -138,6 +139,7 @@ def providers(app):
             sa.select(Order.reference).where(Order.reference.is_not(None)).order_by(Order.id).limit(6)).all(),
         ("imports", "token"): lambda: _imports(app),
         ("auth", "user_id"): lambda: _ids(User, limit=10),
+        ("registration", "requirement_id"): lambda: _ids(Requirement),
     }
 
 

@@ -6,7 +6,7 @@ set-based where it touches the database: one chunked query for the numbers alrea
 inventory, one load of the rules, one of the registration requirements.
 """
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 import sqlalchemy as sa
@@ -103,6 +103,12 @@ class Preview:
     errors: int = 0
     charge: tuple[int, int, int] = (0, 0, 0)  # total, setup, first month
     error_texts: list[str] = field(default_factory=list)
+    registration_deadline: datetime | None = None  # what confirming now would set (lifecycle.md §2)
+
+    @property
+    def needing_registration(self) -> int:
+        """How many of the numbers to add would await registration."""
+        return sum(1 for s in self.specs if s.needs_registration)
 
     @property
     def added(self) -> int:
@@ -313,7 +319,9 @@ def _build(session, inp: AddInput, common: Common, prepared: tuple | None = None
     errors = [r.text for r in rows if r.outcome == "error"]
     return Preview(rows=rows, specs=specs, balance_minor=ws.balance_minor, currency=ws.currency,
                    skipped=len(existing), errors=len(errors), charge=create.total_charge(specs),
-                   error_texts=errors)
+                   error_texts=errors,
+                   # as create.py sets it on confirm: from now, the workspace's deadline days
+                   registration_deadline=clock.now() + timedelta(days=ws.registration_deadline_days))
 
 
 # ---- the use cases -------------------------------------------------------------------------

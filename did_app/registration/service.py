@@ -105,10 +105,10 @@ def _values(session, req: Requirement) -> dict:
             "restriction_message": req.restriction_message}
 
 
-def _proof_type_names(session, accepted: dict) -> dict[str, list[str]]:
-    """{entity: [proof type ids]} as names, for history."""
+def _proof_type_names(session, accepted: dict) -> list[str]:
+    """{entity: [proof type ids]} as "entity: name" items, which History shows as a list."""
     names = dict(session.execute(sa.select(ProofType.id, ProofType.name)).all())
-    return {entity: [names.get(i, f"#{i}") for i in ids] for entity, ids in sorted(accepted.items())}
+    return [f"{entity}: {names.get(i, f'#{i}')}" for entity in PROOF_ENTITIES for i in accepted.get(entity, [])]
 
 
 def _pair_taken(session, country: str, number_type: str) -> bool:

@@ -61,7 +61,7 @@ def test_create_stores_every_field_and_audits(ctx):
     assert req.restriction_message == "Numbers may not be used for call centres"
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "requirement.created")).one()
     assert event.object_label == "(DE, local)"
-    assert event.after["accepted_proof_types"] == {"personal": ["Passport"]}
+    assert event.after["accepted_proof_types"] == ["personal: Passport"]
 
 
 @pytest.mark.parametrize("kw,field,message", [

@@ -124,6 +124,18 @@ def _clean(value):
     return value
 
 
+class AttachMixin:
+    """`form.attach(err)`: a DomainError from a service shown under its field (or on the form when it
+    names none), so a refused write reads like any other field error (engineering.md §8)."""
+
+    def attach(self, err) -> None:
+        field = getattr(self, err.field, None) if err.field else None
+        if field is not None:
+            field.errors = [*field.errors, err.message]
+        else:
+            self.form_errors.append(err.message)
+
+
 class CleanText:
     """Form mixin: every text field (StringField and its kinds: text areas, passwords, hidden)
     drops NUL and the other control characters but tab and newline, which PostgreSQL refuses

@@ -5,19 +5,9 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Valid
 
 from did_app import parsing
 from did_app import reference_lists as lists
-from did_app.form_fields import BoundedIntegerField, VersionField
+from did_app.form_fields import AttachMixin, BoundedIntegerField, VersionField
 
 ROLE_CHOICES = [("admin", "Admin"), ("operator", "Operator"), ("viewer", "Viewer")]
-
-
-class AttachMixin:
-    def attach(self, err) -> None:
-        """Put a DomainError under its field (or on the form when it names none)."""
-        field = getattr(self, err.field, None) if err.field else None
-        if field is not None:
-            field.errors = [*field.errors, err.message]
-        else:
-            self.form_errors.append(err.message)
 
 
 class SettingsFields:

@@ -4,8 +4,8 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from did_app import money
-from did_app.auth.forms import AttachMixin
 from did_app.errors import DomainError
+from did_app.form_fields import AttachMixin
 
 
 class _AmountForm(AttachMixin, FlaskForm):

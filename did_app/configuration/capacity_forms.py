@@ -7,9 +7,8 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from did_app import money, parsing
-from did_app.auth.forms import AttachMixin
 from did_app.errors import DomainError
-from did_app.form_fields import BoundedIntegerField, CleanText, IdField, SafeDateField, VersionField
+from did_app.form_fields import AttachMixin, BoundedIntegerField, CleanText, IdField, SafeDateField, VersionField
 
 KNOWN_COUNTRIES = frozenset(code for code in Locale("en").territories
                             if len(code) == 2 and code.isalpha() and code != "ZZ") | {"001"}

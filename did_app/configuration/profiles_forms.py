@@ -4,8 +4,8 @@ from wtforms import BooleanField, HiddenField, IntegerField, SelectField, Select
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from did_app.auth.forms import AttachMixin
 from did_app.configuration.capacity_forms import parse_countries, split_list
+from did_app.form_fields import AttachMixin
 from did_app.models.numbers import NUMBER_TYPES
 
 LIMIT_MESSAGE = "Enter a whole number from 1 to 32,767, or leave blank for no limit."

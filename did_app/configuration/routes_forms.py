@@ -13,8 +13,7 @@ from wtforms import (
 from wtforms.utils import unset_value
 
 from did_app import parsing
-from did_app.auth.forms import AttachMixin
-from did_app.form_fields import CleanText, IdField, IdListField, VersionField
+from did_app.form_fields import AttachMixin, CleanText, IdField, IdListField, VersionField
 from did_app.rules import routes as rs
 
 

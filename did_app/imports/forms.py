@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField
 
-from did_app.auth.forms import AttachMixin
+from did_app.form_fields import AttachMixin
 
 
 class RunForm(AttachMixin, FlaskForm):

@@ -7,11 +7,11 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from did_app import money, parsing
-from did_app.auth.forms import AttachMixin
 from did_app.configuration.capacity_forms import KNOWN_COUNTRIES
 from did_app.configuration.profiles_forms import CheckboxesField
 from did_app.errors import DomainError
 from did_app.form_fields import (
+    AttachMixin,
     BoundedIntegerField,
     CleanText,
     IdField,

@@ -5,25 +5,13 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from did_app.errors import DomainError
-from did_app.form_fields import BoundedIntegerField, CleanText, IdListField, VersionField
+from did_app.form_fields import AttachMixin, BoundedIntegerField, CleanText, IdListField, VersionField
 from did_app.models.numbers import NUMBER_TYPES
 
 PROOFS_MESSAGE = "Enter 0–5 proofs."
 RESTRICTION_MESSAGE = "Restriction message must be at most 1,000 characters."
 TYPE_CHOICES = [("*", "* (any type)"), *NUMBER_TYPES.items()]
 PROOF_ENTITIES = ("personal", "business", "address")
-
-
-class AttachMixin:
-    # the same as auth.forms.AttachMixin, which this area can't import: auth sits above it
-    def attach(self, err: DomainError) -> None:
-        """Put a DomainError under its field (or on the form when it names none)."""
-        field = getattr(self, err.field, None) if err.field else None
-        if field is not None:
-            field.errors = [*field.errors, err.message]
-        else:
-            self.form_errors.append(err.message)
 
 
 class CheckboxesField(SelectMultipleField):

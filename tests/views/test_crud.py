@@ -6,9 +6,9 @@ from flask import get_flashed_messages
 from wtforms import Form, StringField
 
 from did_app import clock, crud
-from did_app.auth.forms import AttachMixin
 from did_app.db import db
 from did_app.errors import Conflict, DomainError
+from did_app.form_fields import AttachMixin
 from did_app.models import AuditEvent
 from did_app.rules.routes import DeleteRefused, RouteInvalid
 

@@ -48,6 +48,18 @@ def name_taken(session, model, name: str, own_id: int | None = None) -> bool:
     return session.scalar(sa.select(sa.exists().where(*cond)))
 
 
+def locked(session, model, obj_id: int, version: int | None, *, missing: str, stale: str):
+    """The row of `model`, locked for this transaction (FOR UPDATE on PostgreSQL), at the `version`
+    the form was rendered with: DomainError(missing) when it is gone, Conflict(stale) when it moved.
+    `version` None only for callers that hold no rendered copy (CLI, jobs)."""
+    obj = session.get(model, obj_id, with_for_update=True)
+    if obj is None:
+        raise DomainError(missing)
+    if version is not None and obj.version != version:
+        raise Conflict(stale)
+    return obj
+
+
 def existing(session, model, obj_id: int, message: str):
     """The row of `model` with this id; raises DomainError(message) when there is none."""
     obj = session.get(model, obj_id)

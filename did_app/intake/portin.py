@@ -11,11 +11,12 @@ import sqlalchemy as sa
 
 from did_app import audit, clock, money
 from did_app.db import write_transaction
-from did_app.errors import Conflict, DomainError
+from did_app.errors import DomainError
 from did_app.intake.service import MAX_NUMBERS, Common, check_common, existing_numbers, make_specs, read_list
 from did_app.lifecycle import create, forecast, ledger, periods, release
 from did_app.models import Identity, Notification, Number, Order, PortInRequest, Workspace
 from did_app.models.lifecycle import PORT_STATUSES
+from did_app.object_checks import locked
 from did_app.rules import status
 from did_app.security import ROLE_RANK
 
@@ -50,12 +51,8 @@ def allowed_moves(current: str, role: str) -> list[str]:
 # ---- helpers (no transaction of their own) ------------------------------------------------
 
 def _load(session, request_id: int, version: int | None) -> PortInRequest:
-    req = session.get(PortInRequest, request_id, with_for_update=True)
-    if req is None:
-        raise DomainError("That port-in request does not exist.")
-    if version is not None and req.version != version:
-        raise Conflict("This port-in request was changed by someone else. Review it and try again.")
-    return req
+    return locked(session, PortInRequest, request_id, version, missing="That port-in request does not exist.",
+                  stale="This port-in request was changed by someone else. Review it and try again.")
 
 
 def _touch(req: PortInRequest) -> None:

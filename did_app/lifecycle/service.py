@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from did_app import audit, clock, filters, money
 from did_app.db import db, write_transaction
-from did_app.errors import Conflict, DomainError
+from did_app.errors import DomainError
 from did_app.lifecycle import forecast, ledger, periods, release
 from did_app.models import Number, Workspace
+from did_app.object_checks import locked
 from did_app.rules import renewal, status
 
 RENEW_MONTHS = (1, 3, 6, 12, 24)
@@ -25,14 +26,9 @@ def _workspace(session) -> Workspace:
 def _number(session, number_id: int, version: int | None, refusal_of=None) -> Number:
     """The number, locked, at the `version` the form was rendered with; refused with the message of
     `refusal_of(number)` when that rule gives one."""
-    # version None only for callers that hold no rendered copy (CLI, jobs); a form always sends
-    # the version it was rendered with, and the views refuse one without it (422)
     # locked first (PostgreSQL): every writer takes the number row before the workspace row
-    number = session.get(Number, number_id, with_for_update=True)
-    if number is None:
-        raise DomainError("That number is no longer in the inventory.")
-    if version is not None and number.version != version:
-        raise Conflict("This number was changed by someone else. Nothing was done; review and try again.")
+    number = locked(session, Number, number_id, version, missing="That number is no longer in the inventory.",
+                    stale="This number was changed by someone else. Nothing was done; review and try again.")
     refusal = refusal_of(number) if refusal_of is not None else None
     if refusal:
         raise DomainError(refusal)

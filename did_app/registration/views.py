@@ -104,6 +104,10 @@ crud.ObjectViews(
 
 # ---- identities and addresses (§3) -----------------------------------------------------------
 
+# the add-address form shares the identity page with the identity's form: its fields get their own ids
+ADDRESS_PREFIX = "address"
+
+
 @bp.get("/identities")
 def identities_list():
     filters = IdentityFilterForm(request.args)
@@ -132,7 +136,7 @@ def _identity_page(identity, form=None, *, refusal=None, status=200, address_for
         verified=queries.is_verified(identity.id), use=queries.identity_use(identity.id),
         in_review=identities.pending_reference(db.session, identity_id=identity.id),
         addresses=address_list, address_refs=queries.address_references([a.id for a in address_list]),
-        form=form or _identity_form(identity, formdata=False), address_form=address_form or AddressForm(formdata=None),
+        form=form or _identity_form(identity, formdata=False), address_form=address_form or AddressForm(formdata=None, prefix=ADDRESS_PREFIX),
         refusal=refusal and refusal.message, numbers_url=refusal and crud.numbers_link(refusal),
         history=crud.history("identity", identity.id)), status
 
@@ -156,7 +160,7 @@ crud.ObjectViews(
 @role_required("operator")
 def create_address(identity_id: int):
     identity = db.get_or_404(Identity, identity_id)
-    form = AddressForm()
+    form = AddressForm(prefix=ADDRESS_PREFIX)
     done, status = crud.save(form, lambda: identities.create_address(crud.actor(), identity_id, **form.values()),
                              lambda address: ("Address added.", url_for(".show_identity", identity_id=identity_id)))
     return done or _identity_page(identity, address_form=form, status=status)

@@ -31,6 +31,11 @@ def _count(app, model=Identity) -> int:
         return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
+def _prefixed(values: dict) -> dict:
+    """The add-address form's names on the identity page."""
+    return {f"address-{k}": v for k, v in values.items()}
+
+
 def _token(client) -> str:
     return csrf_from(client.get(IDS).get_data(as_text=True))
 
@@ -85,9 +90,9 @@ def test_operator_creates_edits_and_sees_refusals(app, client, ids):
     with app.app_context():
         assert db.session.get(Identity, ids["ada"]).phone_number == "+33123456789"
     added = client.post(f"{IDS}/{ids['ada']}/addresses", data={"csrf_token": _token(client),
-                                                                **dict(ADDRESS, street="")})
+                                                                **_prefixed(dict(ADDRESS, street=""))})
     assert added.status_code == 422 and "Enter the street." in added.get_data(as_text=True)
-    added = client.post(f"{IDS}/{ids['ada']}/addresses", data={"csrf_token": _token(client), **ADDRESS})
+    added = client.post(f"{IDS}/{ids['ada']}/addresses", data={"csrf_token": _token(client), **_prefixed(ADDRESS)})
     assert added.status_code == 303 and _count(app, Address) == 2
 
 

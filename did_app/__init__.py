@@ -21,7 +21,7 @@ PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login", 
 # the calendar feed is public (its own token), so it passes too
 PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
 # the top navigation; an entry shows once its page exists
-NAV_LINKS = (("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
+NAV_LINKS = (("registration.identities_list", "Registration"), ("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
              ("configuration.capacity.index", "Capacity"), ("configuration.profiles.index", "Profiles & rules"),
              ("billing.index", "Billing"), ("intake.orders", "Orders"), ("activity.index", "Activity"))
 

@@ -30,9 +30,11 @@ from did_app import create_app, demo
 from did_app.clock import FakeClock
 from did_app.db import db
 from did_app.models import (
+    Address,
     CapacityGroup,
     CapacityPool,
     ConfigurationProfile,
+    Identity,
     Number,
     Order,
     PortInRequest,
@@ -140,6 +142,8 @@ def providers(app):
         ("imports", "token"): lambda: _imports(app),
         ("auth", "user_id"): lambda: _ids(User, limit=10),
         ("registration", "requirement_id"): lambda: _ids(Requirement),
+        ("registration", "identity_id"): lambda: _ids(Identity, limit=6),
+        ("registration", "address_id"): lambda: _ids(Address, limit=6),
     }
 
 

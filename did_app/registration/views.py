@@ -1,13 +1,25 @@
-"""The registration area's pages. First: the requirements (registration.md §2), edited by admins
-and read by everyone, through the one CRUD pattern (did_app/crud.py)."""
+"""The registration area's pages, through the one CRUD pattern (did_app/crud.py): the requirements
+(registration.md §2), edited by admins; identities and their addresses (§3), edited by admins and
+operators; all read by everyone."""
 from flask import Blueprint, render_template, request, url_for
 
 from did_app import crud
+from did_app.db import db
 from did_app.htmx import render
-from did_app.models import Requirement
+from did_app.models import Address, Identity, Requirement
 from did_app.models.numbers import NUMBER_TYPES
-from did_app.registration import queries, service
-from did_app.registration.forms import PROOF_ENTITIES, NewRequirementForm, RequirementFilterForm, RequirementForm
+from did_app.registration import identities, queries, service
+from did_app.registration.forms import (
+    PROOF_ENTITIES,
+    AddressForm,
+    IdentityFilterForm,
+    IdentityForm,
+    NewIdentityForm,
+    NewRequirementForm,
+    RequirementFilterForm,
+    RequirementForm,
+)
+from did_app.security import role_required
 
 bp = Blueprint("registration", __name__, url_prefix="/registration")
 # a new row starts as the seeded (*, *) row does (§2)
@@ -88,3 +100,103 @@ crud.ObjectViews(
     saved="Requirement saved.",
     deleted=lambda req: f"Requirement {service.label(req.country, req.number_type)} deleted.",
 ).register(bp)
+
+
+# ---- identities and addresses (§3) -----------------------------------------------------------
+
+# the add-address form shares the identity page with the identity's form: its fields get their own ids
+ADDRESS_PREFIX = "address"
+
+
+@bp.get("/identities")
+def identities_list():
+    filters = IdentityFilterForm(request.args)
+    rows, count = queries.identities(**filters.clean(), page=filters.page_number)
+    return render("registration/identities.html", "identity_list", rows=rows, count=count, filters=filters,
+                  per_page=queries.IDENTITIES_PER_PAGE, kinds=identities.IDENTITY_KINDS)
+
+
+def _identity_data(identity: Identity) -> dict:
+    return {**{k: getattr(identity, k) for k in identities.IDENTITY_FIELDS}, "version": identity.version}
+
+
+def _identity_form(identity=None, formdata=True) -> IdentityForm:
+    """The identity form bound to the request (formdata) or filled from `identity`; without an
+    identity, the create form, which also asks for the type."""
+    cls = IdentityForm if identity is not None else NewIdentityForm
+    if formdata:
+        return cls()
+    return cls(formdata=None, data=_identity_data(identity) if identity is not None else {})
+
+
+def _identity_page(identity, form=None, *, refusal=None, status=200, address_form=None):
+    address_list = queries.addresses_of(identity.id)
+    return render_template(
+        "registration/identity.html", identity=identity, kinds=identities.IDENTITY_KINDS,
+        verified=queries.is_verified(identity.id), use=queries.identity_use(identity.id),
+        in_review=identities.pending_reference(db.session, identity_id=identity.id),
+        addresses=address_list, address_refs=queries.address_references([a.id for a in address_list]),
+        form=form or _identity_form(identity, formdata=False), address_form=address_form or AddressForm(formdata=None, prefix=ADDRESS_PREFIX),
+        refusal=refusal and refusal.message, numbers_url=refusal and crud.numbers_link(refusal),
+        history=crud.history("identity", identity.id)), status
+
+
+crud.ObjectViews(
+    model=Identity, name="identity", path="/identities", id_arg="identity_id", role="operator",
+    new_template="registration/identity_new.html", list_endpoint=".identities_list", form=_identity_form,
+    page=_identity_page,
+    create=lambda form: identities.create_identity(crud.actor(), **form.values()),
+    update=lambda identity_id, version, form: identities.update_identity(crud.actor(), identity_id,
+                                                                         version=version, **form.values()),
+    remove=lambda identity_id: identities.delete_identity(crud.actor(), identity_id),
+    created=lambda identity: (f"Identity {identity.display_name} created.",
+                              url_for(".show_identity", identity_id=identity.id)),
+    saved="Identity saved.",
+    deleted=lambda identity: f"Identity {identity.display_name} deleted.",
+).register(bp)
+
+
+@bp.post("/identities/<int:identity_id>/addresses")
+@role_required("operator")
+def create_address(identity_id: int):
+    identity = db.get_or_404(Identity, identity_id)
+    form = AddressForm(prefix=ADDRESS_PREFIX)
+    done, status = crud.save(form, lambda: identities.create_address(crud.actor(), identity_id, **form.values()),
+                             lambda address: ("Address added.", url_for(".show_identity", identity_id=identity_id)))
+    return done or _identity_page(identity, address_form=form, status=status)
+
+
+def _address_page(address, form=None, *, refusal=None, status=200):
+    identity = db.session.get(Identity, address.identity_id)
+    data = {**{k: getattr(address, k) for k in identities.ADDRESS_FIELDS}, "version": address.version}
+    return render_template(
+        "registration/address.html", address=address, identity=identity,
+        in_review=identities.pending_reference(db.session, address_id=address.id),
+        form=form or AddressForm(formdata=None, data=data), refusal=refusal and refusal.message,
+        history=crud.history("address", address.id)), status
+
+
+@bp.get("/addresses/<int:address_id>")
+def show_address(address_id: int):
+    return _address_page(db.get_or_404(Address, address_id))
+
+
+@bp.post("/addresses/<int:address_id>")
+@role_required("operator")
+def update_address(address_id: int):
+    address = db.get_or_404(Address, address_id)
+    form = AddressForm()
+    done, status = crud.save(form, lambda: identities.update_address(
+        crud.actor(), address_id, version=crud.version_of(form), **form.values()),
+        lambda _: ("Address saved.", url_for(".show_address", address_id=address_id)))
+    return done or _address_page(address, form, status=status)
+
+
+@bp.post("/addresses/<int:address_id>/delete")
+@role_required("operator")
+def delete_address(address_id: int):
+    address = db.get_or_404(Address, address_id)
+    return crud.delete(lambda: identities.delete_address(crud.actor(), address_id), "Address deleted.",
+                       url_for(".show_identity", identity_id=address.identity_id),
+                       lambda err: _address_page(address, refusal=err, status=422),
+                       url_for(".show_address", address_id=address_id))

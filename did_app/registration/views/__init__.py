@@ -200,3 +200,7 @@ def delete_address(address_id: int):
                        url_for(".show_identity", identity_id=address.identity_id),
                        lambda err: _address_page(address, refusal=err, status=422),
                        url_for(".show_address", address_id=address_id))
+
+
+# the area's other pages register their routes on `bp` when imported (after bp exists)
+from did_app.registration.views import assign, proofs, review, services  # noqa: E402,F401

@@ -88,6 +88,7 @@ def run_http(server: Gunicorn, ds, con, args, inputs: dict) -> tuple[list[Result
     _step("B1 / raw SQL / Datasette, interleaved …")
     compared = measures.interleaved(client, con, ds, args.rounds, args.warmup)
     out.append(measures.b2_filtered_page(client, inputs["b2"], args.rounds, args.warmup))
+    out += measures.b2_registration_filters(client, con, args.rounds, args.warmup)
     out += measures.b3_paste_list(client, inputs["b3"], args.rounds, args.warmup)
     out.append(measures.b8_details(client, inputs["b8"], args.rounds, args.warmup))
     out.append(measures.b4_inline_edit(client, inputs["b4"], args.rounds, args.warmup))

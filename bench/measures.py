@@ -67,6 +67,25 @@ def b2_filtered_page(client: Client, pick, rounds: int, warmup: int) -> Result:
                   {"path": path, "matching_rows": pick.expected_rows, "rows_shown": rows, **s})
 
 
+def b2_registration_filters(client: Client, con, rounds: int, warmup: int) -> list[Result]:
+    """The registration filters of the table (issue 10) against B2's bar: the identity holding the
+    most numbers, and each verification state that the demo has."""
+    top = con.execute("SELECT identity_id, COUNT(*) FROM number WHERE identity_id IS NOT NULL "
+                      "GROUP BY identity_id ORDER BY 2 DESC LIMIT 1").fetchone()
+    picks = [("identity", str(top[0]), top[1])] if top else []
+    picks += [("verification", state, None) for state in ("missing", "pending", "rejected", "approved")]
+    out = []
+    for key, value, count in picks:
+        path = "/numbers?" + urlencode({key: value})
+        rows = len(_ROW.findall(_check(client.get(path), path).text))
+        if rows == 0:
+            raise BenchError(f"{path} shows no rows; the demo should have some")
+        s, figure, ok = _p50_p95(timed_rounds(_get_timer(client, path), rounds, warmup), 40)
+        what = f"Filter {key}={value}" + (f" ({count:,} numbers)" if count else "")
+        out.append(Result("B2r", what, figure, "p50 ≤ 40 ms (B2's bar)", ok, {"path": path, "rows": rows, **s}))
+    return out
+
+
 def _banner(html: str) -> tuple[int, int] | None:
     m = _BANNER.search(html)
     return (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) if m else None

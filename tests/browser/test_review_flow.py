@@ -74,3 +74,7 @@ def test_admin_rejects_one_request_and_approves_another(live_app, live, page, fi
     expect(page.locator("#number-header")).to_contain_text("Not configured")
     expect(page.locator("#number-header")).not_to_contain_text("Awaiting registration")
     expect(page.locator("#history")).to_contain_text("number.registration_approved")
+
+    page.goto(live + "/registration/reject-reasons")
+    expect(page.get_by_role("heading", name="Reject reasons")).to_be_visible()
+    _shot(page, "review_reject_reasons")

@@ -14,8 +14,13 @@ from did_app.registration.views import bp
 from did_app.security import role_required
 
 CHECK_TITLES = {"identity": "Identity", "identity_type": "Identity type", "field": "Mandatory field",
-                "address": "Address", "address_area": "Address area", "proofs": "Proofs",
-                "service_description": "Service description"}
+                "address": "Address", "address_area": "Address area", "service_description": "Service description"}
+
+
+def check_title(key: str) -> str:
+    """A checklist item's title from its key: "proofs:address" is "Address proofs"."""
+    kind, _, entity = key.partition(":")
+    return f"{entity.capitalize()} proofs" if kind == "proofs" else CHECK_TITLES.get(kind, kind)
 # the status colours of numbers.md §4, reused: in review blue, approved green, rejected red
 BADGES = {"pending": "badge-porting", "approved": "badge-active", "rejected": "badge-terminated"}
 
@@ -50,7 +55,7 @@ def _request_page(vr: VerificationRequest, *, reject_form=None, decision_form=No
     html = render("registration/request.html", "request_main", flash_oob=wrote, vr=vr,
                   detail=request_queries.request_detail(vr), statuses=reviews.STATUS_WORDS,
                   reject_form=reject_form or _reject_form(vr), decision_form=decision_form or fresh,
-                  message=message, check_titles=CHECK_TITLES, count_oob=wrote and wants_fragment())
+                  message=message, check_title=check_title, count_oob=wrote and wants_fragment())
     return make_response(html, status)
 
 

@@ -38,10 +38,12 @@ from did_app.models import (
     Number,
     Order,
     PortInRequest,
+    RejectReason,
     Requirement,
     Rule,
     SmsRoute,
     User,
+    VerificationRequest,
     VoiceRoute,
 )
 from did_app.models.numbers import STATUSES
@@ -144,6 +146,11 @@ def providers(app):
         ("registration", "requirement_id"): lambda: _ids(Requirement),
         ("registration", "identity_id"): lambda: _ids(Identity, limit=6),
         ("registration", "address_id"): lambda: _ids(Address, limit=6),
+        # one request of each status (pending ones first: a decision or a withdrawal moves them)
+        ("registration", "request_id"): lambda: list(dict.fromkeys(
+            _ids(VerificationRequest, VerificationRequest.status == "pending", limit=3)
+            + _one_per(VerificationRequest, VerificationRequest.status))),
+        ("registration", "reason_id"): lambda: _ids(RejectReason, limit=3),
     }
 
 

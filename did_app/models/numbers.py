@@ -162,7 +162,9 @@ class NumberService(db.Model):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[int | None] = fk("user.id")
     reject_reason: Mapped[str | None] = mapped_column(sa.String(1000))
-    __table_args__ = (sa.UniqueConstraint("number_id", "kind", name="uq_number_service_number_kind"),)
+    # the status index: an admin's navigation counts the pending ones on every page
+    __table_args__ = (sa.UniqueConstraint("number_id", "kind", name="uq_number_service_number_kind"),
+                      sa.Index("ix_number_service_status", "status"))
 
     @property
     def label(self) -> str:

@@ -9,7 +9,8 @@ from did_app.db import db
 from did_app.errors import Conflict, DomainError
 from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.models import Number, NumberService
-from did_app.registration import number_services, service_queries
+from did_app.registration import number_services as approvals  # the view `number_services` takes the name
+from did_app.registration import service_queries
 from did_app.registration.number_services import KINDS
 from did_app.registration.service_forms import STATUSES, RejectForm, ServiceFilterForm, ServiceForm
 from did_app.registration.views import bp
@@ -95,7 +96,7 @@ def request_number_service(digits: str):
     number = _number(digits)
     kind = request.form.get("kind", "")
     form = ServiceForm(prefix=kind if kind in KINDS else "service")
-    done, status = crud.save(form, lambda: number_services.request_service(
+    done, status = crud.save(form, lambda: approvals.request_service(
         crud.actor(), number.id, kind, version=crud.version_of(form), **form.values()),
         lambda service: _requested(number, kind, service))
     if done:
@@ -112,7 +113,7 @@ def remove_service(service_id: int):
     service = db.get_or_404(NumberService, service_id)
     number, label = db.session.get(Number, service.number_id), KINDS[service.kind]
     try:
-        number_services.remove_service(crud.actor(), service_id,
+        approvals.remove_service(crud.actor(), service_id,
                                        version=parsing.form_version(request.form.get("version")))
     except DomainError as err:
         return _page(_number(number.digits), refusal=err.message, status=409 if isinstance(err, Conflict) else 422)
@@ -158,7 +159,7 @@ def _decided(service_id: int, decide, message: str, form=None):
 @bp.post("/services/<int:service_id>/approve")
 @role_required("admin")
 def approve_service(service_id: int):
-    return _decided(service_id, lambda: number_services.approve_service(crud.actor(), service_id),
+    return _decided(service_id, lambda: approvals.approve_service(crud.actor(), service_id),
                     "Service request approved.")
 
 
@@ -166,5 +167,5 @@ def approve_service(service_id: int):
 @role_required("admin")
 def reject_service(service_id: int):
     form = RejectForm()
-    return _decided(service_id, lambda: number_services.reject_service(crud.actor(), service_id, form.reason.data),
+    return _decided(service_id, lambda: approvals.reject_service(crud.actor(), service_id, form.reason.data),
                     "Service request rejected.", form)

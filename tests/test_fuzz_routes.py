@@ -36,6 +36,7 @@ from did_app.models import (
     ConfigurationProfile,
     Identity,
     Number,
+    NumberService,
     Order,
     PortInRequest,
     Requirement,
@@ -144,6 +145,12 @@ def providers(app):
         ("registration", "requirement_id"): lambda: _ids(Requirement),
         ("registration", "identity_id"): lambda: _ids(Identity, limit=6),
         ("registration", "address_id"): lambda: _ids(Address, limit=6),
+        ("registration", "service_id"): lambda: _one_per(NumberService, NumberService.status) + _ids(NumberService),
+        # numbers with services and numbers with the features they need (registration.md §6)
+        ("registration", "digits"): lambda: [n[1:] for n in db.session.scalars(
+            sa.select(Number.number).where(sa.or_(sa.exists().where(NumberService.number_id == Number.id),
+                                                  Number.features.op("&")(32 | 64) != 0))
+            .order_by(Number.id).limit(6))],
     }
 
 

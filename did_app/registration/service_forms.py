@@ -1,5 +1,7 @@
 """Input shapes for the services that need approval (registration.md §6). The selects' choices are
 set by the views; the service checks every value again."""
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
@@ -7,6 +9,7 @@ from wtforms.validators import Optional
 from did_app.form_fields import AttachMixin, BoundedIntegerField, CleanText, IdField, VersionField
 from did_app.registration.number_services import KINDS
 
+PUNCTUATION = re.compile(r"[\s+\-().]")
 STATUSES = {"pending": "Pending", "active": "Active", "rejected": "Rejected"}
 
 
@@ -39,7 +42,7 @@ class ServiceFilterForm(FlaskForm):
     def clean(self) -> dict:
         """The filters to apply: what is invalid is dropped."""
         self.validate()
-        digits = (self.number.data or "").strip().lstrip("+")
+        digits = PUNCTUATION.sub("", self.number.data or "")  # "+1 415-555-0142" as it is shown
         return dict(status=self.status.data if self.status.data in STATUSES else None,
                     kind=self.kind.data if self.kind.data in KINDS else None,
                     digits=digits if digits.isascii() and digits.isdigit() and len(digits) <= 15 else None)

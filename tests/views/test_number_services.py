@@ -62,6 +62,8 @@ def test_operator_requests_cnam_out_and_lands_on_the_details_page(app, client, w
     assert "ACME CORP" in services and "Pending" in services and "Ada Lovelace" in services
     assert "CNAM OUT pending approval" in detail
     assert ">Review</button>" not in detail  # an operator can't review
+    table = client.get("/numbers").get_data(as_text=True)
+    assert '<span class="dot dot-pending" aria-hidden="true"></span>CNAM<span class="visually-hidden"> (pending)' in table
 
 
 @pytest.mark.parametrize("value, field, message", [

@@ -36,6 +36,7 @@ from did_app.models import (
     ConfigurationProfile,
     Identity,
     Number,
+    NumberService,
     Order,
     PortInRequest,
     RejectReason,
@@ -151,6 +152,12 @@ def providers(app):
             _ids(VerificationRequest, VerificationRequest.status == "pending", limit=3)
             + _one_per(VerificationRequest, VerificationRequest.status))),
         ("registration", "reason_id"): lambda: _ids(RejectReason, limit=3),
+        ("registration", "service_id"): lambda: _one_per(NumberService, NumberService.status) + _ids(NumberService),
+        # numbers with services and numbers with the features they need (registration.md §6)
+        ("registration", "digits"): lambda: [n[1:] for n in db.session.scalars(
+            sa.select(Number.number).where(sa.or_(sa.exists().where(NumberService.number_id == Number.id),
+                                                  Number.features.op("&")(32 | 64) != 0))
+            .order_by(Number.id).limit(6))],
     }
 
 

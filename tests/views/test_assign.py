@@ -192,3 +192,21 @@ def test_required_service_description_under_its_field(app, client, setup):
     assert "Numbers may not be used for call centres" in html and "Service description required." in html
     refused = _submit(client, setup, csrf_from(html))
     assert refused.status_code == 422 and 'id="service_description-error"' in refused.get_data(as_text=True)
+
+
+def test_details_page_readiness_fixes_open_the_assignment_and_the_resubmit(app, client, setup):
+    login(client, "operator")
+    html = client.get("/numbers/4930100001").get_data(as_text=True)
+    assert 'href="/registration/assign?number=%2B4930100001"' in html
+    with app.app_context():
+        _proof("address", address_id=setup["address"])
+        vr, _ = assignments.submit(CLI, ["+4930100001"], identity_id=setup["identity"],
+                                   address_id=setup["address"])
+        row = db.session.get(VerificationRequest, vr.id)
+        row.status, row.reject_reasons = "rejected", ["Proof of address is too old"]
+        db.session.commit()
+        vr_id = vr.id
+    html = client.get("/numbers/4930100001").get_data(as_text=True)
+    assert f'href="/registration/requests/{vr_id}/resubmit"' in html and "Fix and resubmit" in html
+    login(client, "viewer")
+    assert "/resubmit" not in client.get("/numbers/4930100001").get_data(as_text=True)

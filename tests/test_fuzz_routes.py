@@ -42,6 +42,7 @@ from did_app.models import (
     Rule,
     SmsRoute,
     User,
+    VerificationRequest,
     VoiceRoute,
 )
 from did_app.models.numbers import STATUSES
@@ -144,6 +145,10 @@ def providers(app):
         ("registration", "requirement_id"): lambda: _ids(Requirement),
         ("registration", "identity_id"): lambda: _ids(Identity, limit=6),
         ("registration", "address_id"): lambda: _ids(Address, limit=6),
+        # rejected requests first: those the resubmit page can act on
+        ("registration", "request_id"): lambda: (
+            _ids(VerificationRequest, VerificationRequest.status == "rejected", limit=4)
+            + _ids(VerificationRequest, VerificationRequest.status != "rejected", limit=2)),
     }
 
 

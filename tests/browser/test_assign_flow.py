@@ -3,16 +3,20 @@ Identity cell of an awaiting number → create an identity and an address inline
 shows what is missing → (proofs) → picks refresh the checklist without a reload → submit → the
 details page shows the number In review."""
 import os
+import re
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from did_app.audit import Actor
 from did_app.db import db
-from did_app.models import Address, Identity, Proof, ProofType
+from did_app.models import Address, Identity, Proof, ProofType, VerificationRequest
+from did_app.registration import assignments, identities
 from tests.factories import make_number
 
 pytestmark = pytest.mark.browser
+CLI = Actor(None, "cli", "cli")
 SHOTS = os.environ.get("SCREENSHOTS")  # a folder: the pages are saved there to be looked at
 
 
@@ -79,9 +83,12 @@ def test_assign_end_user_details_from_the_table(live_app, live, page, first_admi
     _add_proofs(live_app)
     page.evaluate("window.stillTheSamePage = true")
     address = page.locator("#address_id").input_value()
-    page.locator("#address_id").select_option("")
+    with page.expect_response(lambda r: "address_id=&" in r.url or r.url.endswith("address_id=")):
+        page.locator("#address_id").select_option("")
     expect(checklist).to_contain_text("Choose an address.")
-    page.locator("#address_id").select_option(address)
+    expect(page.locator("#assignment")).not_to_have_class(re.compile("htmx-(settling|swapping)"))
+    with page.expect_response(lambda r: f"address_id={address}" in r.url):
+        page.locator("#address_id").select_option(address)
     expect(checklist).to_contain_text("1 address proof needed; 1 valid on file.")
     expect(checklist).to_contain_text("1 personal proof needed; 1 valid on file.")
     expect(checklist.locator(".check-fail")).to_have_count(0)
@@ -96,3 +103,34 @@ def test_assign_end_user_details_from_the_table(live_app, live, page, first_admi
     assert page.url.endswith("/numbers/4930100001")
     expect(page.locator("main")).to_contain_text("In review")
     expect(page.locator("main")).to_contain_text("Registration in review (VR-")
+
+
+def test_fix_and_resubmit_from_the_details_page(live_app, live, page, first_admin):
+    first_admin()
+    with live_app.app_context():
+        make_number(number="+4930100002", country="DE", region="Berlin", city="Berlin", needs_registration=True,
+                    awaiting_registration=True)
+        identity = identities.create_identity(CLI, identity_type="personal", first_name="Ada", last_name="Lovelace",
+                                              phone_number="030 1234567", country="DE")
+        identities.create_address(CLI, identity.id, street="Hauptstr. 1", city="Berlin", postal_code="10115",
+                                  country="DE")
+        identity_id = identity.id
+        db.session.remove()
+    _add_proofs(live_app)
+    with live_app.app_context():
+        vr, _ = assignments.submit(CLI, ["+4930100002"], identity_id=identity_id,
+                                   address_id=db.session.scalar(sa.select(Address.id)))
+        row = db.session.get(VerificationRequest, vr.id)
+        row.status, row.reject_reasons = "rejected", ["Proof of address is too old"]
+        db.session.commit()
+        db.session.remove()
+    page.goto(live + "/numbers/4930100002")
+    expect(page.locator("#readiness")).to_contain_text("Registration rejected")
+    page.locator("#readiness").get_by_role("button", name="Fix and resubmit").click()
+    expect(page.get_by_role("heading", name="Fix and resubmit VR-")).to_be_visible()
+    expect(page.locator("#assignment")).to_contain_text("Ada Lovelace")
+    expect(page.locator("#rejection")).to_have_text("Rejected: Proof of address is too old.")
+    _shot(page, "resubmit")
+    page.get_by_role("button", name="Resubmit for review").click()
+    expect(page.locator(".flash-success")).to_contain_text("Resubmitted for review as VR-")
+    expect(page.locator("#readiness")).to_contain_text("Registration in review (VR-")

@@ -147,9 +147,11 @@ def providers(app):
         ("registration", "requirement_id"): lambda: _ids(Requirement),
         ("registration", "identity_id"): lambda: _ids(Identity, limit=6),
         ("registration", "address_id"): lambda: _ids(Address, limit=6),
-        # one request of each status (pending ones first: a decision or a withdrawal moves them)
+        # pending ones first (a decision or a withdrawal moves them), then rejected ones (the resubmit
+        # page acts on those), then one of each status
         ("registration", "request_id"): lambda: list(dict.fromkeys(
             _ids(VerificationRequest, VerificationRequest.status == "pending", limit=3)
+            + _ids(VerificationRequest, VerificationRequest.status == "rejected", limit=3)
             + _one_per(VerificationRequest, VerificationRequest.status))),
         ("registration", "reason_id"): lambda: _ids(RejectReason, limit=3),
         ("registration", "service_id"): lambda: _one_per(NumberService, NumberService.status) + _ids(NumberService),

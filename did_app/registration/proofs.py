@@ -52,8 +52,9 @@ def _first_up(text: str) -> str:
 
 
 def type_message(type_name: str, type_entity: str, entity_kind: str) -> str:
-    """"A {type} proves a {kind}; choose a {entity kind} type." (§4), with the article English wants."""
-    return f"{_first_up(_a(type_name))} proves {_a(PROOF_KINDS[type_entity])}; choose {_a(entity_kind)} type."
+    """"A {type} proves a {kind}; choose a {entity kind} type." (§4); "an address" where English wants it
+    (the type's name keeps the spec's "A": a vowel letter does not tell, as in "A Utility bill")."""
+    return f"A {type_name} proves {_a(PROOF_KINDS[type_entity])}; choose {_a(entity_kind)} type."
 
 
 def original_name(raw: str | None) -> str:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, flash, make_response, render_template, request, send_file, url_for
 from flask_login import current_user
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from did_app import crud
 from did_app.db import db
@@ -80,7 +80,7 @@ def _refused_upload(owner, errors: dict, values: dict, form_id: str, next_url: s
 @bp.post("/proofs")
 @role_required("operator")
 def upload_proof():
-    form = ProofUploadForm()
+    form = ProofUploadForm(formdata=request.form)  # the files are read apart (a field sent as a file is no value)
     owner = _owner_or_404(form.entity.data, form.entity_id.data)
     next_url = _local(form.next.data) or _owner_url(owner)
     if not form.validate_on_submit():
@@ -100,14 +100,16 @@ def _too_large(err):
     upload gets the size message under its file field (the form's identity is in its URL), any
     other page of the area the plain 413."""
     if request.endpoint != "registration.upload_proof":
-        return error_response(413, proof_store.TOTAL_MESSAGE)
+        return error_response(413, err.description)
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if ROLE_RANK[current_user.role] < ROLE_RANK["operator"]:
-        abort(403)
+        return error_response(403)
     form = ProofUploadForm(formdata=request.args, meta={"csrf": False})
-    form.validate()
-    owner = _owner_or_404(form.entity.data, form.entity_id.data)
+    try:
+        owner = _owner_or_404(form.entity.data, form.entity_id.data)
+    except NotFound:
+        return error_response(404)
     next_url = _local(form.next.data) or _owner_url(owner)
     return _refused_upload(owner, {"files": proof_store.TOTAL_MESSAGE}, {}, form.html_id(), next_url)
 

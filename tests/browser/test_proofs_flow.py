@@ -15,11 +15,14 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
-def _shot(page, name: str) -> None:
+def _shot(page, name: str, part: str | None = None) -> None:
+    """The page, and the `part` (a selector) close up, wide and narrow."""
     if SHOTS:
         for width in (1400, 400):
             page.set_viewport_size({"width": width, "height": 900})
             page.screenshot(path=os.path.join(SHOTS, f"{name}_{width}.png"), full_page=True)
+            if part:
+                page.locator(part).screenshot(path=os.path.join(SHOTS, f"{name}_{width}_part.png"))
         page.set_viewport_size({"width": 1280, "height": 900})
 
 
@@ -40,7 +43,7 @@ def test_upload_a_png_on_an_identity_page(live_app, live, page, first_admin, tmp
     page.get_by_role("button", name="Upload proof").click()
     expect(page.locator("#proof-upload-files-error")).to_have_text("Files must be PDF, PNG or JPEG.")
     expect(proofs).to_contain_text("No proofs yet.")
-    _shot(page, "proof_refused")
+    _shot(page, "proof_refused", "#proofs")
 
     page.get_by_label("Proof type").select_option(label="Driving licence")
     page.get_by_label("Expires on").fill("2030-06-30")
@@ -53,7 +56,7 @@ def test_upload_a_png_on_an_identity_page(live_app, live, page, first_admin, tmp
     link = proofs.get_by_role("link", name="licence.png")
     expect(link).to_be_visible()
     expect(page.locator("#history")).to_contain_text("identity.proof_added")
-    _shot(page, "identity_proofs")
+    _shot(page, "identity_proofs", "#proofs")
 
     with page.expect_download() as download:
         link.click()

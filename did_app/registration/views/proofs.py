@@ -21,7 +21,6 @@ from did_app.registration.proof_forms import ProofTypeForm, ProofTypeNameForm, P
 from did_app.registration.views import _address_page, _identity_page, bp
 from did_app.security import ROLE_RANK, role_required
 
-
 # ---- the identity or address a proof belongs to -------------------------------------------
 
 def _owner_or_404(entity: str | None, entity_id) -> Identity | Address:
@@ -180,8 +179,8 @@ def _set_retired(type_id: int, retired: bool):
     db.get_or_404(ProofType, type_id)
     try:
         proof_type = proofs_svc.set_proof_type_retired(crud.actor(), type_id, retired)
-    except DomainError as err:
-        return _types_page(status=422) if err.field else error_response(422, err.message)
+    except DomainError:  # deleted since the check above
+        abort(404)
     flash(f"Proof type {proof_type.name} {'retired' if retired else 'is in use again'}.", "success")
     return redirect_to(url_for(".proof_types"))
 

@@ -40,6 +40,9 @@ from did_app.models import (
     Order,
     PortInRequest,
     RejectReason,
+    Proof,
+    ProofFile,
+    ProofType,
     Requirement,
     Rule,
     SmsRoute,
@@ -160,7 +163,28 @@ def providers(app):
             sa.select(Number.number).where(sa.or_(sa.exists().where(NumberService.number_id == Number.id),
                                                   Number.features.op("&")(32 | 64) != 0))
             .order_by(Number.id).limit(6))],
+        ("registration", "proof_id"): lambda: _ids(Proof, limit=6),
+        ("registration", "file_id"): lambda: _ids(ProofFile, limit=6),
+        ("registration", "type_id"): lambda: _one_per(ProofType, ProofType.entity) + _ids(ProofType, limit=2),
     }
+
+
+def _seed_proofs():
+    """Proofs with files on an identity and an address of their own (the demo has none yet), so
+    the download and delete routes have objects and the pages show the upload form."""
+    from did_app.audit import Actor
+    from did_app.registration import identities, proofs
+
+    cli = Actor(None, "cli", "cli")
+    person = identities.create_identity(cli, identity_type="personal", first_name="Fuzz", last_name="Proof",
+                                        phone_number="+49 30 1234567", country="DE")
+    address = identities.create_address(cli, person.id, street="Hauptstr. 1", city="Berlin",
+                                        postal_code="10115", country="DE")
+    type_of = dict(db.session.execute(sa.select(ProofType.name, ProofType.id)).all())
+    pdf, png = b"%PDF-1.4\n%%EOF\n", b"\x89PNG\r\n\x1a\n" + bytes(16)
+    proofs.add_proof(cli, "identity", person.id, type_of["Passport"], None, [("passport.pdf", pdf)])
+    proofs.add_proof(cli, "identity", person.id, type_of["Driving licence"], None, [("a.png", png), ("b.pdf", pdf)])
+    proofs.add_proof(cli, "address", address.id, type_of["Utility bill"], None, [("bill.pdf", pdf)])
 
 
 def forbidden(endpoint, args, fuzzer):
@@ -185,6 +209,7 @@ def fuzzer(tmp_path_factory):
     reset_database(app)
     with app.app_context():
         demo.seed_demo(DEMO_NUMBERS, DEMO_SEED)
+        _seed_proofs()
         statuses = set(db.session.scalars(sa.select(Number.status).distinct()))
         db.session.remove()
     assert statuses == set(STATUSES), f"the demo ({DEMO_NUMBERS}, seed {DEMO_SEED}) lacks {set(STATUSES) - statuses}"

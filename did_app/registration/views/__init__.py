@@ -8,7 +8,7 @@ from did_app.db import db
 from did_app.htmx import render
 from did_app.models import Address, Identity, Requirement
 from did_app.models.numbers import NUMBER_TYPES
-from did_app.registration import identities, queries, service
+from did_app.registration import identities, proof_queries, queries, service
 from did_app.registration.forms import (
     PROOF_ENTITIES,
     AddressForm,
@@ -129,7 +129,7 @@ def _identity_form(identity=None, formdata=True) -> IdentityForm:
     return cls(formdata=None, data=_identity_data(identity) if identity is not None else {})
 
 
-def _identity_page(identity, form=None, *, refusal=None, status=200, address_form=None):
+def _identity_page(identity, form=None, *, refusal=None, status=200, address_form=None, proof_state=None):
     address_list = queries.addresses_of(identity.id)
     return render_template(
         "registration/identity.html", identity=identity, kinds=identities.IDENTITY_KINDS,
@@ -138,7 +138,8 @@ def _identity_page(identity, form=None, *, refusal=None, status=200, address_for
         addresses=address_list, address_refs=queries.address_references([a.id for a in address_list]),
         form=form or _identity_form(identity, formdata=False), address_form=address_form or AddressForm(formdata=None, prefix=ADDRESS_PREFIX),
         refusal=refusal and refusal.message, numbers_url=refusal and crud.numbers_link(refusal),
-        history=crud.history("identity", identity.id)), status
+        history=crud.history("identity", identity.id),
+        **proof_queries.section("identity", identity.id, identity.identity_type, proof_state)), status
 
 
 crud.ObjectViews(
@@ -166,14 +167,15 @@ def create_address(identity_id: int):
     return done or _identity_page(identity, address_form=form, status=status)
 
 
-def _address_page(address, form=None, *, refusal=None, status=200):
+def _address_page(address, form=None, *, refusal=None, status=200, proof_state=None):
     identity = db.session.get(Identity, address.identity_id)
     data = {**{k: getattr(address, k) for k in identities.ADDRESS_FIELDS}, "version": address.version}
     return render_template(
         "registration/address.html", address=address, identity=identity,
         in_review=identities.pending_reference(db.session, address_id=address.id),
         form=form or AddressForm(formdata=None, data=data), refusal=refusal and refusal.message,
-        history=crud.history("address", address.id)), status
+        history=crud.history("address", address.id),
+        **proof_queries.section("address", address.id, "address", proof_state)), status
 
 
 @bp.get("/addresses/<int:address_id>")

@@ -26,6 +26,7 @@ class _Finishing:
         for chunk in (unused[i:i + 900] for i in range(0, len(unused), 900)):
             s.execute(sa.delete(VerificationRequest).where(VerificationRequest.id.in_(chunk)))
         kept = sorted(used)
+        self.kept_vr_ids = kept  # the demo's proofs are linked to these
         first = (s.scalar(sa.select(sa.func.count()).select_from(VerificationRequest)
                           .where(VerificationRequest.reference.is_not(None))) or 0) + 1
         _set_by_id(s, VerificationRequest, "reference", {vid: f"VR-{first + k:06d}" for k, vid in enumerate(kept)})

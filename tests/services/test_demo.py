@@ -16,6 +16,7 @@ from did_app.demo import seeder
 from did_app.errors import DomainError
 from did_app.models import (
     Address,
+    AuditEvent,
     CapacityGroup,
     CapacityPoolCountry,
     Identity,
@@ -443,6 +444,15 @@ def test_demo_numbers_and_services_follow_the_registration_rules(seeded):
     for awaiting, deadline, status in rows:
         assert awaiting == (status != "approved")  # an approved request's numbers no longer await
         assert (deadline is not None) == awaiting
+    history = {}
+    for object_id, action in s.execute(sa.select(AuditEvent.object_id, AuditEvent.action)
+                                       .where(AuditEvent.object_type == "verification_request").order_by(AuditEvent.at)):
+        history.setdefault(object_id, []).append(action)
+    for vr in s.scalars(sa.select(VerificationRequest)):  # a resubmitted request keeps its earlier rejection
+        expected = (["verification.submitted", "verification.rejected", "verification.resubmitted"]
+                    if vr.submission_count == 2 else ["verification.submitted"])
+        assert history[vr.id] == expected + ([] if vr.status == "pending" else [f"verification.{vr.status}"])
+    assert s.scalar(sa.select(sa.func.count()).where(VerificationRequest.submission_count == 2))
     services = s.execute(sa.select(NumberService, Number).join(Number, Number.id == NumberService.number_id)).all()
     for service, number in services:
         if number.identity_id is not None:

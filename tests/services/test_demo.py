@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from did_app import clock, demo, phone
+from did_app import audit, clock, demo, phone
 from did_app.db import db
 from did_app.demo import seeder
 from did_app.errors import DomainError
@@ -41,7 +41,7 @@ from did_app.models import (
 )
 from did_app.models.configuration import RULE_LEVELS
 from did_app.models.numbers import FEATURES, STATUSES
-from did_app.registration import proof_store
+from did_app.registration import identities, proof_store
 from did_app.registration.checklist import Place, checklist, passes
 from did_app.registration.requirements import registration_required, requirement_for, requirement_table
 from did_app.rules.status import expiring_soon_expr, status_expr
@@ -479,3 +479,18 @@ def test_a_failed_seed_leaves_no_proof_file_behind(app, monkeypatch):
         assert not [p for p in folder.rglob("*") if p.is_file()]
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Proof)) == 0
         db.session.remove()
+
+
+def test_a_demo_identity_with_proofs_and_no_request_can_be_deleted_with_its_files(seeded):
+    s = db.session
+    identity_id = s.scalar(sa.select(Proof.identity_id).where(
+        Proof.identity_id.is_not(None), ~sa.exists().where(VerificationRequest.identity_id == Proof.identity_id),
+        ~sa.exists().where(NumberService.identity_id == Proof.identity_id)).order_by(Proof.identity_id).limit(1))
+    address_ids = s.scalars(sa.select(Address.id).where(Address.identity_id == identity_id)).all()
+    owned = sa.or_(Proof.identity_id == identity_id, Proof.address_id.in_(address_ids))
+    paths = s.scalars(sa.select(ProofFile.path).join(Proof, Proof.id == ProofFile.proof_id).where(owned)).all()
+    assert paths and all(proof_store.resolve(p) for p in paths)
+    s.remove()
+    identities.delete_identity(audit.Actor(None, "cli", "cli"), identity_id)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Proof).where(owned)) == 0
+    assert not any(proof_store.resolve(p) for p in paths)  # removed from disk after the commit

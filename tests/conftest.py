@@ -69,6 +69,7 @@ def clock():
 @pytest.fixture
 def app(tmp_path, clock):
     app = create_app(_config(tmp_path, clock))
+    app.instance_path = str(tmp_path / "instance")  # proofs and imports a test writes stay in its tmp folder
     app.jinja_env.undefined = StrictUndefined
     reset_database(app)
     yield app

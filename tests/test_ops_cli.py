@@ -5,6 +5,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -14,9 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from did_app import clock, create_app, scheduler
-from did_app.db import db
-from did_app.models import LoginAttempt
+from did_app.db import db, write_transaction
+from did_app.models import LoginAttempt, Proof, ProofFile, ProofType
+from did_app.registration import proof_store
 from tests.conftest import ON_PG, T0
+from tests.factories import make_identity
 
 ROOT = Path(__file__).resolve().parent.parent
 UTC = timezone.utc
@@ -177,10 +180,14 @@ def _add_attempts(app, n: int) -> None:
 @sqlite_only
 def test_backup_writes_a_checked_copy_to_path(app, tmp_path):
     _add_attempts(app, 25)
+    app.instance_path = str(tmp_path / "instance")  # no proofs folder: the archive is empty
     target = tmp_path / "copies" / "did.sqlite3"
     result = _invoke(app, "backup", str(target))
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == str(target.resolve())
+    archive = tmp_path / "copies" / "did-proofs.tar.gz"
+    assert result.output.splitlines() == [str(target.resolve()), f"{archive.resolve()} (0 proof files)"]
+    with tarfile.open(archive) as tar:
+        assert tar.getnames() == []
     con = sqlite3.connect(target)
     assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert con.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one self-contained file
@@ -188,6 +195,9 @@ def test_backup_writes_a_checked_copy_to_path(app, tmp_path):
     con.close()
     again = _invoke(app, "backup", str(target))
     assert again.exit_code == 1 and "already exists" in again.output
+    target.unlink()  # the archive beside it alone also stops a second backup to that path
+    again = _invoke(app, "backup", str(target))
+    assert again.exit_code == 1 and f"{archive} already exists" in again.output and not target.exists()
 
 
 @sqlite_only
@@ -197,13 +207,64 @@ def test_backup_default_is_stamped_in_instance_backups_and_keeps_the_last_n(app,
     for _ in range(3):
         result = _invoke(app, "backup", "--keep", "2")
         assert result.exit_code == 0, result.output
-        made.append(Path(result.output.strip()))
+        made.append([Path(line.split(" (")[0]) for line in result.output.splitlines()])
         clock.advance(hours=1)
-    assert made[0].name == "did-20261128T120000Z.sqlite3"
-    assert made[0].parent == tmp_path / "instance" / "backups"
-    assert sorted((tmp_path / "instance" / "backups").iterdir()) == made[1:]
+    assert [p.name for p in made[0]] == ["did-20261128T120000Z.sqlite3", "did-20261128T120000Z-proofs.tar.gz"]
+    assert made[0][0].parent == tmp_path / "instance" / "backups"
+    # pruning removes the old database copies and their proofs archives alike
+    assert sorted((tmp_path / "instance" / "backups").iterdir()) == sorted(made[1] + made[2])
     into_dir = _invoke(app, "backup", str(tmp_path))
-    assert Path(into_dir.output.strip()) == tmp_path / "did-20261128T150000Z.sqlite3"
+    assert [Path(line.split(" (")[0]) for line in into_dir.output.splitlines()] == [
+        tmp_path / "did-20261128T150000Z.sqlite3", tmp_path / "did-20261128T150000Z-proofs.tar.gz"]
+
+
+def _proof_files(app, count: int) -> dict[str, bytes]:
+    """`count` proof files written through proof_store with their rows; their contents by path."""
+    written = {}
+    with app.app_context():
+        identity_id = make_identity().id
+        passport = db.session.scalar(sa.select(ProofType.id).where(ProofType.name == "Passport"))
+        with write_transaction() as session:
+            proof = Proof(identity_id=identity_id, proof_type_id=passport)
+            session.add(proof)
+            session.flush()
+            for i in range(count):
+                data = b"%PDF-1.4\n" + f"proof {i}".encode() * (i + 1)
+                rel = proof_store.write(session, data, "pdf")
+                session.add(ProofFile(proof_id=proof.id, path=rel, original_name=f"p{i}.pdf",
+                                      content_type="application/pdf", size_bytes=len(data)))
+                written[rel] = data
+        db.session.remove()
+    return written
+
+
+@sqlite_only
+def test_backup_archives_every_proof_file_the_copy_references(app, tmp_path):
+    app.instance_path = str(tmp_path / "instance")
+    written = _proof_files(app, 4)
+    proofs = tmp_path / "instance" / "proofs"
+    (proofs / "stray.pdf").write_bytes(b"%PDF-1.4 no row")  # an orphan: not backed up
+    result = _invoke(app, "backup", str(tmp_path / "copy.sqlite3"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1].endswith("copy-proofs.tar.gz (4 proof files)")
+    with tarfile.open(tmp_path / "copy-proofs.tar.gz") as tar:
+        assert sorted(tar.getnames()) == sorted(f"proofs/{rel}" for rel in written)
+        # restoring as the README says: unpacked into the instance folder, the paths are the rows' paths
+        restored = tmp_path / "restored"
+        tar.extractall(restored)
+    for rel, data in written.items():
+        assert (restored / "proofs" / rel).read_bytes() == data
+
+
+@sqlite_only
+def test_backup_warns_of_a_referenced_proof_file_that_is_gone(app, tmp_path):
+    app.instance_path = str(tmp_path / "instance")
+    gone = next(iter(_proof_files(app, 2)))
+    (tmp_path / "instance" / "proofs" / gone).unlink()
+    result = _invoke(app, "backup", str(tmp_path / "copy.sqlite3"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].endswith("(1 proof file)")
+    assert "1 proof file(s) the copy references were not found" in result.stderr and gone in result.stderr
 
 
 @sqlite_only
@@ -255,4 +316,5 @@ def test_backup_on_postgresql_points_to_pg_dump(tmp_path):
     result = app.test_cli_runner().invoke(args=["backup", str(tmp_path / "x.sqlite3")])
     assert result.exit_code == 1
     assert result.output.strip().startswith("The database is postgresql, not SQLite: back it up with pg_dump")
+    assert "then the proof files with tar (tar -czf did-proofs.tar.gz -C " in result.output
     assert not (tmp_path / "x.sqlite3").exists()

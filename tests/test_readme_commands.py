@@ -50,7 +50,8 @@ def test_the_readme_commands_in_order(flask_cmd, tmp_path):
             "housekeeping"} <= {line.split(":")[0] for line in tick.stdout.splitlines() if line.strip()}
 
     backup = flask_cmd("backup", str(tmp_path / "copy.sqlite3"))
-    assert backup.returncode == 0 and backup.stdout.strip().endswith("copy.sqlite3")
+    assert backup.returncode == 0 and backup.stdout.splitlines()[0].endswith("copy.sqlite3")
+    assert (tmp_path / "copy-proofs.tar.gz").is_file()  # the proof files beside it
 
     csv_file = tmp_path / "new.csv"
     csv_file.write_text("number,monthly_price,description\n+14155550123,1.00,README import\n")

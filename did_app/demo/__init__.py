@@ -2,8 +2,9 @@
 
 `seed_demo(count, seed)` fills an empty inventory with a realistic, reproducible workspace in one
 write transaction: about 40 countries and all six number types, trunks and groups, SMS trunks and
-groups, capacity pools and groups, identities, verification requests, profiles and rules, orders,
-port-in requests, services, released numbers, a consistent ledger and recent history rows.
+groups, capacity pools and groups, identities, verification requests with their proofs (small
+generated PDF and PNG files under instance/proofs/), profiles and rules, orders, port-in requests,
+services, released numbers, a consistent ledger and recent history rows.
 
 The numbers go in with set-based INSERTs in chunks of 10,000 and are generated chunk by chunk, so
 memory stays flat up to millions of numbers. Every number is valid E.164 (phonenumbers) and
@@ -13,8 +14,10 @@ capacity and flags are set; the stored status is then recomputed from the one SQ
 
 The package: data.py (countries, ranges, names, constants), templates.py (number streams),
 seeder.py (_Seeder, the run) with its parts by concern: parties.py (identities, requests, orders),
-configuration.py (routes, capacity, profiles and rules), numbers.py (the inventory) and ledger.py
-(the finishing pass and the ledger); rows.py holds the shared write and date helpers.
+configuration.py (routes, capacity, profiles and rules), numbers.py (the inventory), ledger.py
+(the finishing pass and the ledger) and proofs.py (proof rows and files, built by documents.py);
+rows.py holds the shared write and date helpers. A seed that fails writes nothing: its proof files
+are removed with the rollback (proof_store).
 """
 import contextlib
 import time

@@ -3,10 +3,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from did_app.demo.data import CHUNK, DAY
+from did_app.demo.data import CHUNK, DAY, HOUR
 from did_app.demo.rows import _insert, _set_by_id, add_months
 from did_app.lifecycle import forecast
 from did_app.models import CapacityPool, LedgerEntry, Number, Order, VerificationRequest
+
+EARLIER_REJECTION = "Missing mandatory information"  # why a resubmitted request was first turned down
 
 
 class _Finishing:
@@ -26,13 +28,21 @@ class _Finishing:
         for chunk in (unused[i:i + 900] for i in range(0, len(unused), 900)):
             s.execute(sa.delete(VerificationRequest).where(VerificationRequest.id.in_(chunk)))
         kept = sorted(used)
+        self.kept_vr_ids = kept  # the demo's proofs are linked to these
         first = (s.scalar(sa.select(sa.func.count()).select_from(VerificationRequest)
                           .where(VerificationRequest.reference.is_not(None))) or 0) + 1
         _set_by_id(s, VerificationRequest, "reference", {vid: f"VR-{first + k:06d}" for k, vid in enumerate(kept)})
         for k, vid in enumerate(kept):
             vr = self.vr_rows[vid]
             label = f"VR-{first + k:06d}"
-            self.audit(vr["submitted_at"], "verification.submitted", "verification_request", vid, label)
+            if vr["submission_count"] > 1:  # the earlier round stays in the request's history (§5 Resubmit)
+                earlier = vr["submitted_at"] - DAY
+                self.audit(earlier, "verification.submitted", "verification_request", vid, label)
+                self.audit(earlier + 4 * HOUR, "verification.rejected", "verification_request", vid, label,
+                           note=EARLIER_REJECTION)
+                self.audit(vr["submitted_at"], "verification.resubmitted", "verification_request", vid, label)
+            else:
+                self.audit(vr["submitted_at"], "verification.submitted", "verification_request", vid, label)
             if vr["status"] != "pending":
                 self.audit(vr["decided_at"], f"verification.{vr['status']}", "verification_request", vid, label,
                            note=", ".join(vr["reject_reasons"]) or None)

@@ -63,7 +63,7 @@ class _Parties:
                 created_at=created, updated_at=None, version=1))
             plans.append((country, created))
         ids = _insert_returning(s, Identity, rows)
-        self.identities = [dict(id=i, type=r["identity_type"], country=r["country"],
+        self.identities = [dict(id=i, type=r["identity_type"], country=r["country"], created=r["created_at"],
                                 name=r["company_name"] or f"{r['first_name']} {r['last_name']}")
                            for i, r in zip(ids, rows)]
         addr_rows = []
@@ -80,6 +80,7 @@ class _Parties:
                     country=country, description="Head office" if n == 0 and ident["type"] == "business" else None,
                     created_at=created, updated_at=None, version=1))
         addr_ids = _insert_returning(s, Address, addr_rows)
+        self.address_rows = dict(zip(addr_ids, addr_rows))  # what the demo's proofs of address print
         self.addresses_by_country: dict[str, list] = {}
         self.address_of: dict[tuple, int] = {}
         for aid, a in zip(addr_ids, addr_rows):
@@ -153,8 +154,8 @@ class _Parties:
                     rows.append(dict(
                         reference=None, identity_id=identity_id, address_id=address_id, country=country,
                         number_type=ntype, status=status, reject_reasons=chosen,
-                        reject_comment=("The utility bill is older than three months." if chosen and
-                                        chosen[-1].startswith("Other") else None),
+                        reject_comment=("The utility bill is older than three months."
+                                        if any(c.startswith("Other") for c in chosen) else None),
                         service_description=("Customer service lines for our retail stores."
                                              if country == "ZA" else None),
                         submitted_at=submitted, submitted_by=None, decided_at=decided, decided_by=None,

@@ -15,6 +15,7 @@ from did_app.demo.data import CALLING_CODES, COUNTRIES, DEMO_REQUIREMENTS
 from did_app.demo.ledger import _Finishing
 from did_app.demo.numbers import _Numbers
 from did_app.demo.parties import _Parties
+from did_app.demo.proofs import _Proofs
 from did_app.demo.rows import _insert
 from did_app.demo.templates import _Picker, _Template
 from did_app.models import AuditEvent, Number, Requirement
@@ -25,9 +26,9 @@ from did_app.rules import status as number_status
 from did_app.workspace import ensure_workspace
 
 
-class _Seeder(_Parties, _Configuration, _Numbers, _Finishing):
+class _Seeder(_Parties, _Configuration, _Numbers, _Finishing, _Proofs):
     def __init__(self, session, count: int, seed: int):
-        self.session, self.count = session, count
+        self.session, self.count, self.seed = session, count, seed
         self.rng = random.Random(seed)
         self.now = clock.now().replace(microsecond=0)
         self.audit_rows: list[dict] = []
@@ -79,6 +80,7 @@ class _Seeder(_Parties, _Configuration, _Numbers, _Finishing):
         self._finish_orders_and_requests()
         self._finish_pools()
         self._ledger()
+        self._proofs()  # last, from its own random stream: the rows above are as they were
         _insert(s, AuditEvent, sorted(self.audit_rows, key=lambda r: r["at"]))
         number_status.recompute()
         if s.get_bind().dialect.name == "postgresql":

@@ -14,6 +14,7 @@ from did_app.errors import DomainError
 from did_app.models import Address, Identity, Number, NumberService, Proof, VerificationRequest
 from did_app.object_checks import InUse, check_version, existing
 from did_app.reference_lists import COUNTRY_CODES
+from did_app.registration import proof_store
 
 IDENTITY_KINDS = {"personal": "Personal", "business": "Business"}
 BUSINESS_ONLY = ("company_reg_number", "vat_id")
@@ -218,7 +219,8 @@ def delete_identity(actor, identity_id: int) -> None:
         for address in addresses:
             _delete_address_rows(session, address)
         for proof in session.scalars(sa.select(Proof).where(Proof.identity_id == identity.id)):
-            session.delete(proof)
+            _delete_proof(session, proof)
+        session.flush()  # proofs and addresses first: no relationship orders them before the identity
         audit.record(actor, "identity.deleted", "identity", identity.id, identity.display_name,
                      before=_identity_values(identity))
         session.delete(identity)
@@ -272,8 +274,15 @@ def _address_unused(session, address: Address) -> None:
 
 def _delete_address_rows(session, address: Address) -> None:
     for proof in session.scalars(sa.select(Proof).where(Proof.address_id == address.id)):
-        session.delete(proof)
+        _delete_proof(session, proof)
+    session.flush()  # the proofs first: no relationship orders them before the address
     session.delete(address)
+
+
+def _delete_proof(session, proof: Proof) -> None:
+    """The row now, its files once the transaction commits (§7)."""
+    proof_store.delete_after_commit(session, [f.path for f in proof.files])
+    session.delete(proof)
 
 
 def delete_address(actor, address_id: int) -> int:

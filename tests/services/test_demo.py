@@ -1,23 +1,33 @@
 """seed-demo: the demo workspace (interfaces.md; quality-bars.md "The benchmark workload")."""
 import re
+import struct
+import zlib
 from datetime import timedelta
+from pathlib import Path
 
 import phonenumbers
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from did_app import clock, demo, phone
+from did_app import audit, clock, demo, phone
 from did_app.db import db
+from did_app.demo import seeder
 from did_app.errors import DomainError
 from did_app.models import (
+    Address,
+    AuditEvent,
     CapacityGroup,
     CapacityPoolCountry,
+    Identity,
     LedgerEntry,
     Number,
     NumberService,
     Order,
     PortInRequest,
+    Proof,
+    ProofFile,
+    ProofType,
     ReleasedNumber,
     Requirement,
     Rule,
@@ -25,12 +35,15 @@ from did_app.models import (
     SmsRoute,
     User,
     VerificationRequest,
+    VerificationRequestProof,
     VoiceRoute,
     Workspace,
 )
 from did_app.models.configuration import RULE_LEVELS
 from did_app.models.numbers import FEATURES, STATUSES
-from did_app.registration.requirements import registration_required, requirement_table
+from did_app.registration import identities, proof_store
+from did_app.registration.checklist import Place, checklist, passes
+from did_app.registration.requirements import registration_required, requirement_for, requirement_table
 from did_app.rules.status import expiring_soon_expr, status_expr
 from tests.conftest import ON_PG, reset_database
 
@@ -324,3 +337,160 @@ def test_the_seeded_number_table_is_pinned_for_a_seed(app):
         rows = db.session.execute(sa.select(Number.__table__).order_by(Number.id)).all()
         digest = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
     assert digest == PINNED_60_3
+
+
+# ---- proofs (issue 10: the demo shows every registration screen with files behind it) -----------
+
+def _pdf_is_sound(data: bytes) -> bool:
+    """The xref table the trailer points to gives each object's exact offset."""
+    tail = data.rsplit(b"startxref", 1)
+    if not data.startswith(b"%PDF-1.") or len(tail) != 2 or not data.rstrip().endswith(b"%%EOF"):
+        return False
+    xref = int(tail[1].split()[0])
+    lines = data[xref:].split(b"\n")
+    if lines[0] != b"xref":
+        return False
+    count = int(lines[1].split()[1])
+    offsets = [int(line.split()[0]) for line in lines[3:2 + count]]
+    return all(data[offset:].startswith(b"%d 0 obj" % n) for n, offset in enumerate(offsets, start=1))
+
+
+def _png_is_sound(data: bytes) -> bool:
+    """Every chunk's CRC holds and the image data inflates to height × (1 + width × 3) bytes."""
+    pos, chunks = 8, {}
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0] != zlib.crc32(kind + body):
+            return False
+        chunks[kind] = chunks.get(kind, b"") + body
+        pos += 12 + length
+    width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
+    return b"IEND" in chunks and len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + width * 3)
+
+
+def test_demo_proofs_are_sound_files_on_disk(seeded):
+    files = db.session.scalars(sa.select(ProofFile)).all()
+    assert 20 <= len(files) <= 400  # per identity, not per number
+    kinds = set()
+    for f in files:
+        target = proof_store.resolve(f.path)
+        assert target is not None, f.path
+        data = target.read_bytes()
+        ext, content_type = proof_store.sniff(data[:16])
+        kinds.add(ext)
+        assert (content_type, len(data)) == (f.content_type, f.size_bytes) and f.path.endswith("." + ext)
+        assert 100 < len(data) < 2000 and f.original_name.endswith("." + ext)
+        assert _pdf_is_sound(data) if ext == "pdf" else _png_is_sound(data), f.original_name
+    assert kinds == {"pdf", "png"}
+    on_disk = {str(p.relative_to(proof_store.root())) for p in proof_store.root().rglob("*") if p.is_file()}
+    assert on_disk == {f.path for f in files}  # no file without its row
+    a_passport = next(proof_store.resolve(f.path).read_bytes() for f in files if f.original_name == "passport.pdf")
+    assert re.search(rb"\(Demo passport \x97 [^)]+\) Tj", a_passport)  # "Demo passport — Jane Doe" in WinAnsi
+
+
+def test_demo_proofs_cover_every_verification_state(seeded):
+    s, today = db.session, clock.now().date()
+    proofs = s.scalars(sa.select(Proof)).all()
+    by_identity, by_address = {}, {}
+    for p in proofs:
+        (by_identity if p.identity_id else by_address).setdefault(p.identity_id or p.address_id, []).append(p)
+    expired = [p for p in proofs if p.expires_on and p.expires_on < today]
+    soon = [p for p in proofs if p.expires_on and today <= p.expires_on <= today + timedelta(days=30)]
+    assert expired and soon
+    identities = {i.id: i for i in s.scalars(sa.select(Identity))}
+    for p in proofs:  # the type proves the entity's kind
+        kind = identities[p.identity_id].identity_type if p.identity_id else "address"
+        assert p.proof_type.entity == kind and 1 <= len(p.files) <= 5
+
+    requests = s.scalars(sa.select(VerificationRequest)).all()
+    states = {}
+    for vr in requests:
+        states.setdefault(vr.status, set()).add(vr.identity_id)
+    assert set(states) == {"pending", "approved", "rejected"}
+    requested = set().union(*states.values())
+    assert set(identities) - requested - set(by_identity)  # identities with no proof and no request
+    assert set(by_identity) - requested  # proofs on file, no request yet: an assignment can pass at once
+    linked = {}
+    for request_id, proof_id in s.execute(sa.select(VerificationRequestProof.request_id,
+                                                    VerificationRequestProof.proof_id)):
+        linked.setdefault(request_id, set()).add(proof_id)
+    for vr in requests:
+        assert {p.id for p in by_identity[vr.identity_id]} & linked[vr.id]
+        assert {p.id for p in by_address[vr.address_id]} & linked[vr.id]
+        assert all(p.uploaded_at <= vr.submitted_at for p in proofs if p.id in linked[vr.id])
+        if vr.status == "rejected":
+            assert vr.reject_reasons and vr.decided_at
+            assert bool(vr.reject_comment) == any(r.startswith("Other") for r in vr.reject_reasons)
+        else:
+            assert not vr.reject_reasons
+        if vr.status == "approved":  # it passed when submitted; its proofs may have expired since
+            day = vr.submitted_at.date()
+        elif vr.status == "pending":  # in review: its proofs cannot change, and still pass today
+            day = today
+        else:
+            continue
+        items = checklist(s, requirement_for(vr.country, vr.number_type), identities[vr.identity_id],
+                          s.get(Address, vr.address_id), Place(vr.country), vr.service_description, day)
+        assert passes(items), (vr.reference, [i.message for i in items if not i.ok])
+    assert s.scalar(sa.select(sa.func.count()).select_from(ProofType).where(ProofType.retired.is_(True))) == 0
+
+
+def test_demo_numbers_and_services_follow_the_registration_rules(seeded):
+    s = db.session
+    rows = s.execute(sa.select(Number.awaiting_registration, Number.registration_deadline_at, VerificationRequest.status)
+                     .join(VerificationRequest, VerificationRequest.id == Number.verification_request_id)).all()
+    assert rows
+    for awaiting, deadline, status in rows:
+        assert awaiting == (status != "approved")  # an approved request's numbers no longer await
+        assert (deadline is not None) == awaiting
+    history = {}
+    for object_id, action in s.execute(sa.select(AuditEvent.object_id, AuditEvent.action)
+                                       .where(AuditEvent.object_type == "verification_request").order_by(AuditEvent.at)):
+        history.setdefault(object_id, []).append(action)
+    for vr in s.scalars(sa.select(VerificationRequest)):  # a resubmitted request keeps its earlier rejection
+        expected = (["verification.submitted", "verification.rejected", "verification.resubmitted"]
+                    if vr.submission_count == 2 else ["verification.submitted"])
+        assert history[vr.id] == expected + ([] if vr.status == "pending" else [f"verification.{vr.status}"])
+    assert s.scalar(sa.select(sa.func.count()).where(VerificationRequest.submission_count == 2))
+    services = s.execute(sa.select(NumberService, Number).join(Number, Number.id == NumberService.number_id)).all()
+    for service, number in services:
+        if number.identity_id is not None:
+            assert service.identity_id == number.identity_id  # the number's registration identity
+        bit = FEATURES[service.kind][1]
+        assert number.features & bit
+        if service.kind == "emergency":
+            assert s.get(Address, service.address_id).country == number.country
+        else:
+            assert re.fullmatch(r"[A-Za-z0-9 .,'&-]{1,15}", service.value)
+        assert (service.reject_reason is not None) == (service.status == "rejected")
+        assert (service.decided_at is None) == (service.status == "pending")
+
+
+def test_a_failed_seed_leaves_no_proof_file_behind(app, monkeypatch):
+    def broken():
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(seeder.number_status, "recompute", broken)  # after the proofs are written
+    with app.app_context():
+        with pytest.raises(RuntimeError):
+            demo.seed_demo(300, 1)
+        folder = Path(app.instance_path) / "proofs"
+        assert not [p for p in folder.rglob("*") if p.is_file()]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Proof)) == 0
+        db.session.remove()
+
+
+def test_a_demo_identity_with_proofs_and_no_request_can_be_deleted_with_its_files(seeded):
+    s = db.session
+    identity_id = s.scalar(sa.select(Proof.identity_id).where(
+        Proof.identity_id.is_not(None), ~sa.exists().where(VerificationRequest.identity_id == Proof.identity_id),
+        ~sa.exists().where(NumberService.identity_id == Proof.identity_id)).order_by(Proof.identity_id).limit(1))
+    address_ids = s.scalars(sa.select(Address.id).where(Address.identity_id == identity_id)).all()
+    owned = sa.or_(Proof.identity_id == identity_id, Proof.address_id.in_(address_ids))
+    paths = s.scalars(sa.select(ProofFile.path).join(Proof, Proof.id == ProofFile.proof_id).where(owned)).all()
+    assert paths and all(proof_store.resolve(p) for p in paths)
+    s.remove()
+    identities.delete_identity(audit.Actor(None, "cli", "cli"), identity_id)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Proof).where(owned)) == 0
+    assert not any(proof_store.resolve(p) for p in paths)  # removed from disk after the commit

@@ -32,6 +32,7 @@ def live_app(tmp_path_factory):
     url = PG_URL if ON_PG else f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.sqlite3'}"
     app = create_app({"TESTING": True, "SECRET_KEY": "browser-secret", "SQLALCHEMY_DATABASE_URI": url,
                       "WTF_CSRF_ENABLED": True, "SCHEDULER": "off", "CLOCK": FakeClock(T0)})
+    app.instance_path = str(tmp_path_factory.mktemp("instance"))  # uploaded proofs stay out of the repo
     with app.app_context():
         if ON_PG:
             db.drop_all()  # the scratch database may hold an older schema

@@ -72,7 +72,7 @@ def _uploads(req, items, identity, address) -> dict[str, Upload]:
     out = {}
     for item in items:
         entity = UPLOAD_ENTITIES.get(item.key)
-        if item.ok or entity is None:
+        if entity is None:  # a passing item gets the upload too: a rejected proof is replaced here
             continue
         kind = item.key.split(":")[1]
         accepted = set((req.accepted_proof_types or {}).get(kind) or [])

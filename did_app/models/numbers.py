@@ -105,6 +105,10 @@ class Number(db.Model):
         # covers the quick-filter count "cancelled, restore window ending" (status and cancellation
         # together): with the status index alone SQLite reads every terminated row (0.05 → 8.6 ms)
         sa.Index("ix_number_status_cancelled_at", "status", "cancelled_at"),
+        # the "Registered" verification filter (needs registration, no longer awaiting): its count and
+        # its page in expiry order read this index, not every row (B2r approved: 38 → 22 ms at 100k)
+        sa.Index("ix_number_registration_expires_at", "needs_registration", "awaiting_registration",
+                 "expires_at", "number"),
         # ordered pages of Expiring soon, and (covering) the count of those due within warn days
         sa.Index("ix_number_expiring_soon_expires_at", "expiring_soon", "expires_at", "attention_static"),
         sa.Index("ix_number_country_number", "country", "number"),

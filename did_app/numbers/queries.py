@@ -171,12 +171,18 @@ def _vr_status_is(status: str):
                              VerificationRequest.status == status)
 
 
+# "awaiting" asked as the stored status rather than the flag: the two agree (a number awaits only once
+# it is not porting, and awaiting comes first in status precedence), and the status is indexed with
+# expiry, so the filter reads the ~5% awaiting rows in page order instead of scanning all (B2r: 65 → 25 ms)
+_AWAITING = Number.status == "awaiting_registration"
+
+
 def verification_condition(state: str):
     return {
         "not_required": Number.needs_registration.is_(False),
-        "missing": sa.and_(Number.awaiting_registration.is_(True), Number.verification_request_id.is_(None)),
-        "pending": sa.and_(Number.awaiting_registration.is_(True), _vr_status_is("pending")),
-        "rejected": sa.and_(Number.awaiting_registration.is_(True), _vr_status_is("rejected")),
+        "missing": sa.and_(_AWAITING, Number.verification_request_id.is_(None)),
+        "pending": sa.and_(_AWAITING, _vr_status_is("pending")),
+        "rejected": sa.and_(_AWAITING, _vr_status_is("rejected")),
         "approved": sa.and_(Number.needs_registration.is_(True), Number.awaiting_registration.is_(False)),
     }[state]
 

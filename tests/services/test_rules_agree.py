@@ -9,7 +9,9 @@ from sqlalchemy.orm import joinedload
 from did_app import clock
 from did_app.db import db
 from did_app.models import Number, Workspace
+from did_app.models.registration import VERIFICATION_STATES
 from did_app.numbers import queries
+from did_app.numbers.display import verification_state
 from did_app.rules import attention, renewal
 from did_app.workspace import ensure_workspace
 from tests import factories as f
@@ -163,3 +165,13 @@ def test_a_due_renewal_expires_for_cycles_then_for_balance():
     assert renewal.expiry_reason(0, 100, 0) == renewal.CYCLES_ZERO
     assert renewal.expiry_reason(None, 100, 99) == renewal.BALANCE
     assert renewal.expiry_reason(2, 100, 100) is None
+
+
+def test_verification_filter_agrees_with_each_numbers_state(app, inventory):
+    """The `verification` filter asks the indexed status for "awaiting" (numbers/queries.py); the
+    per-number state reads the flag. Both must put every number in the same state."""
+    with app.app_context():
+        numbers = _loaded()
+        for state in VERIFICATION_STATES:
+            assert _ids(queries.verification_condition(state)) == {
+                n.id for n in numbers if verification_state(n) == state}, state

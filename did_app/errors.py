@@ -81,4 +81,9 @@ def register_error_handlers(app):
     @app.errorhandler(Exception)
     def _crash(err):
         log.exception("unhandled error (request id %s)", getattr(g, "request_id", "-"))
+        # the error page reads the database too (the navigation's counts); after a failed statement
+        # PostgreSQL refuses every query until the transaction ends, so end it first. Imported here:
+        # did_app.db imports this module.
+        from did_app.db import db
+        db.session.rollback()
         return error_response(500)

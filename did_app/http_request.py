@@ -33,10 +33,10 @@ class AppRequest(Request):
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in the URL map: ASCII digits only, 1…2⁶³−1, so an id past the database's integer
-    (or "١") is a 404, never an overflow (issue 8 §3)."""
+    """`<int:…>` in the URL map: ASCII digits only, 1…2³¹−1 (the ids are INTEGER columns), so an id
+    past the database's integer (or "١") is a 404, never an overflow (issue 8 §3)."""
 
     regex = r"[0-9]{1,19}"
 
-    def __init__(self, map, fixed_digits=0, min=1, max=2**63 - 1, signed=False):
+    def __init__(self, map, fixed_digits=0, min=1, max=2**31 - 1, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

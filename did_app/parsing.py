@@ -19,7 +19,9 @@ import re
 from datetime import date
 from decimal import Decimal
 
-MAX_ID = 2**63 - 1
+# ids are INTEGER columns: on PostgreSQL a larger value bound to one is an error ("integer out of
+# range"), not a miss, so such text is refused here like any other unreadable id
+MAX_ID = 2**31 - 1
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(9000, 12, 31)
 MAX_PAGE = 1_000_000

@@ -101,7 +101,8 @@ def test_awaiting_number_to_ready_for_configuration(live_app, live, page, first_
     page.locator("li[data-key='proofs:address']").get_by_text("Replace or add a proof").click()
     _upload(page, "proof-upload-address", "Bank statement", "statement.pdf", pdf(["Bank statement, 2026"]),
             "application/pdf")
-    expect(page.locator("#rejection")).to_contain_text("Proof of address is too old")  # back on the same page
+    expect(page.locator(".flash-success")).to_have_text("Bank statement added.")  # the upload came back here
+    expect(page.locator("#rejection")).to_contain_text("Proof of address is too old")
     page.get_by_role("button", name="Resubmit for review").click()
     expect(page.locator(".flash-success")).to_contain_text("Resubmitted for review as VR-")
 

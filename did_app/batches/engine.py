@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
 from did_app import clock
-from did_app.batches.actions import ACTIONS, Action
+from did_app.batches.actions import ACTIONS, UNDO, Action, action_for
 from did_app.batches.actions.base import EXCLUDED, NAMED, history_key, stored
 from did_app.batches.sql import json_get
 from did_app.db import db, write_transaction
@@ -27,7 +27,6 @@ EXPIRED = "This preview has expired. Preview again."
 ALREADY_APPLYING = "This batch is already being applied."
 STALE = "{k} numbers changed since the preview. Review again."
 NOT_FOUND = "That batch does not exist."
-UNDO = "undo"
 
 
 class BatchNotFound(DomainError):
@@ -46,11 +45,6 @@ def action_of(code: str) -> Action:
     if code not in ACTIONS:
         raise DomainError("Choose an action from the list.", "action")
     return ACTIONS[code]
-
-
-def action_for(batch: Batch) -> Action:
-    """The action whose fields a batch writes: an undo's is its original's."""
-    return ACTIONS[batch.params["action"] if batch.action == UNDO else batch.action]
 
 
 def parse_ids(text: str | None) -> list[int]:
@@ -83,6 +77,12 @@ def selection_condition(selection: dict, now):
             raise DomainError("Paste at most 10,000 numbers.")
         return sa.and_(sa.true(), *queries.filter_conditions(view, ws, now), *queries.search_conditions(plan))
     raise DomainError("Select at least one number.")
+
+
+def count_selection(selection: dict) -> int:
+    """How many numbers a selection holds now (the inputs dialog says it); DomainError as preview."""
+    where = selection_condition(selection, clock.now())
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Number).where(where))
 
 
 def _search_plan(view, ws):

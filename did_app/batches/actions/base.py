@@ -74,7 +74,6 @@ class Action:
     writes: tuple = ()
     reads: tuple = ()
     form = None              # the FlaskForm class of the action's inputs
-    template = "batches/_inputs_default.html"
 
     @property
     def fields(self) -> tuple:

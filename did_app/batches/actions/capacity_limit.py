@@ -20,7 +20,6 @@ def _words(limit) -> str:
 class CapacityLimitAction(Action):
     code, label = "capacity_limit", "Update capacity limit"
     form = CapacityLimitForm
-    template = "batches/_inputs_capacity_limit.html"
     writes = ("capacity_limit",)
 
     def params_from(self, form) -> dict:

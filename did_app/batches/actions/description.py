@@ -15,7 +15,6 @@ class DescriptionForm(InputForm):
 class DescriptionAction(Action):
     code, label = "description", "Update description"
     form = DescriptionForm
-    template = "batches/_inputs_description.html"
     writes = ("description",)
 
     def params_from(self, form) -> dict:

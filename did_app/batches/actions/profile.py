@@ -45,7 +45,6 @@ def _refusal(column: str, value):
 class ProfileAction(Action):
     code, label = "profile", "Apply configuration profile"
     form = ProfileForm
-    template = "batches/_inputs_profile.html"
     writes = tuple(column for column, *_ in PROFILE_FIELDS)
     reads = ("features", "allow_additional_channels", "country")
 

@@ -26,7 +26,6 @@ def _has(bit):
 
 class RouteAction(Action):
     form = RouteForm
-    template = "batches/_inputs_route.html"
     model = VoiceRoute
     column = "voice_route_id"
     feature_bit = VOICE_IN

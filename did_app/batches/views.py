@@ -20,12 +20,6 @@ bp = Blueprint("batches", __name__, url_prefix="/batches")
 CSV_COLUMNS = ("number", "outcome", "reason", "before", "after")
 
 
-def _action_or_404(code: str | None):
-    if code not in ACTIONS:
-        abort(404)
-    return ACTIONS[code]
-
-
 def _batch_or_404(batch_id: int) -> Batch:
     batch = db.session.get(Batch, batch_id)
     if batch is None:
@@ -54,10 +48,19 @@ def _selected_count(selection: dict) -> int:
     return engine.count_selection(selection)
 
 
+def _choose_action(values, status: int):
+    """No action, or an unknown one: the list of actions, keeping the selection."""
+    error = "Choose an action from the list." if values.get("action") else None
+    return render("batches/new.html", "dialog", action=None, actions=ACTIONS, error=error,
+                  ids=values.get("ids", "")[:100_000], filter=values.get("filter", "")[:4000]), status
+
+
 @bp.get("/new")
 @role_required("operator")
 def new():
-    action = _action_or_404(request.args.get("action"))
+    if request.args.get("action") not in ACTIONS:
+        return _choose_action(request.args, 422 if request.args.get("action") else 200)
+    action = ACTIONS[request.args["action"]]
     form = _input_form(action, None)
     form.action.data, form.ids.data, form.filter.data = action.code, request.args.get("ids", ""), request.args.get(
         "filter", "")
@@ -72,7 +75,9 @@ def new():
 @bp.post("")
 @role_required("operator")
 def create_preview():
-    action = _action_or_404(request.form.get("action"))
+    if request.form.get("action") not in ACTIONS:
+        return _choose_action(request.form, 422)
+    action = ACTIONS[request.form["action"]]
     form = _input_form(action, request.form)
     try:
         params = action.params_from(form)

@@ -41,7 +41,10 @@ def test_the_inputs_page_and_its_dialog_fragment(app, client):
     fragment = client.get("/batches/new?action=voice_route&filter=status%3Dnot_configured",
                           headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in fragment and 'id="batch-dialog"' in fragment and "(all matching the filter)" in fragment
-    assert client.get("/batches/new?action=nope").status_code == 404
+    chooser = client.get("/batches/new?ids=1,2")
+    assert chooser.status_code == 200 and 'name="action"' in chooser.get_data(as_text=True)
+    unknown = client.get("/batches/new?action=nope")
+    assert unknown.status_code == 422 and "Choose an action from the list." in unknown.get_data(as_text=True)
 
 
 def test_too_many_ids_are_refused_with_the_message(app, client):

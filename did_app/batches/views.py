@@ -12,7 +12,7 @@ from did_app.batches import engine, queries
 from did_app.batches.actions import ACTIONS, UNDO, action_for
 from did_app.db import db
 from did_app.errors import DomainError
-from did_app.htmx import redirect_to, render
+from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.models import Batch
 from did_app.security import role_required
 
@@ -41,7 +41,8 @@ def _input_form(action, data=None):
 
 
 def _new_page(action, form, selected: int | None, status=200):
-    return render("batches/new.html", "dialog", action=action, form=form, selected=selected), status
+    return render("batches/new.html", "dialog", action=action, form=form, selected=selected,
+                  fragment=wants_fragment()), status
 
 
 def _selected_count(selection: dict) -> int:
@@ -51,7 +52,7 @@ def _selected_count(selection: dict) -> int:
 def _choose_action(values, status: int):
     """No action, or an unknown one: the list of actions, keeping the selection."""
     error = "Choose an action from the list." if values.get("action") else None
-    return render("batches/new.html", "dialog", action=None, actions=ACTIONS, error=error,
+    return render("batches/new.html", "dialog", action=None, actions=ACTIONS, error=error, fragment=wants_fragment(),
                   ids=values.get("ids", "")[:100_000], filter=values.get("filter", "")[:4000]), status
 
 

@@ -92,6 +92,8 @@ def _get_pg(element, compiler, **kw):
     text = f"({compiler.process(element.column, **kw)} ->> '{_key(element.key)}')"
     if isinstance(element.type, sa.Integer):
         return f"CAST({text} AS BIGINT)"
+    if isinstance(element.type, sa.Boolean):
+        return f"CAST({text} AS BOOLEAN)"
     return text
 
 

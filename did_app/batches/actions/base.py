@@ -33,7 +33,11 @@ def history_key(column: str) -> str:
 
 
 def column_type(column: str):
-    return sa.BigInteger() if isinstance(Number.__table__.c[column].type, sa.Integer) else sa.String()
+    """How a column's value reads back from an item's JSON: a whole number, a flag or text."""
+    kind = Number.__table__.c[column].type
+    if isinstance(kind, sa.Boolean):
+        return sa.Boolean()
+    return sa.BigInteger() if isinstance(kind, sa.Integer) else sa.String()
 
 
 def name_of(column: str, id_expr):

@@ -23,7 +23,8 @@ PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
 # the top navigation; an entry shows once its page exists
 NAV_LINKS = (("registration.identities_list", "Registration"), ("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
              ("configuration.capacity.index", "Capacity"), ("configuration.profiles.index", "Profiles & rules"),
-             ("billing.index", "Billing"), ("intake.orders", "Orders"), ("activity.index", "Activity"))
+             ("billing.index", "Billing"), ("intake.orders", "Orders"), ("batches.index", "Batches"),
+             ("activity.index", "Activity"))
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -70,6 +71,7 @@ def _register_blueprints(app: Flask) -> None:
     # built, not with the package, which every did_app module imports first
     from did_app.activity.views import bp as activity_bp
     from did_app.auth.views import bp as auth_bp
+    from did_app.batches.views import bp as batches_bp
     from did_app.billing.views import bp as billing_bp
     from did_app.configuration.views import bp as configuration_bp
     from did_app.health import bp as health_bp
@@ -80,7 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     from did_app.registration.views import bp as registration_bp
 
     for bp in (auth_bp, health_bp, numbers_bp, configuration_bp, activity_bp,
-               billing_bp, intake_bp, imports_bp, registration_bp):
+               billing_bp, intake_bp, imports_bp, registration_bp, batches_bp):
         app.register_blueprint(bp)
     template_globals.install(app)
 

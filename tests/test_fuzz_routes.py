@@ -31,6 +31,7 @@ from did_app.clock import FakeClock
 from did_app.db import db
 from did_app.models import (
     Address,
+    Batch,
     CapacityGroup,
     CapacityPool,
     ConfigurationProfile,
@@ -166,6 +167,8 @@ def providers(app):
         ("registration", "proof_id"): lambda: _ids(Proof, limit=6),
         ("registration", "file_id"): lambda: _ids(ProofFile, limit=6),
         ("registration", "type_id"): lambda: _one_per(ProofType, ProofType.entity) + _ids(ProofType, limit=2),
+        # one batch of each status (previewed ones first: confirm and undo move them)
+        ("batches", "batch_id"): lambda: _one_per(Batch, Batch.status) + _ids(Batch, limit=6),
     }
 
 
@@ -185,6 +188,22 @@ def _seed_proofs():
     proofs.add_proof(cli, "identity", person.id, type_of["Passport"], None, [("passport.pdf", pdf)])
     proofs.add_proof(cli, "identity", person.id, type_of["Driving licence"], None, [("a.png", png), ("b.pdf", pdf)])
     proofs.add_proof(cli, "address", address.id, type_of["Utility bill"], None, [("bill.pdf", pdf)])
+
+
+def _seed_batches():
+    """Batches in each state (the demo has none): previewed, applied, undone with its undo."""
+    from did_app.audit import Actor
+    from did_app.batches import engine
+
+    cli = Actor(None, "cli", "cli")
+    trunk = db.session.scalar(sa.select(VoiceRoute.id).where(VoiceRoute.kind == "trunk").order_by(VoiceRoute.id))
+    some = _ids(Number, limit=8)
+    engine.preview(cli, "description", {"ids": some[:4]}, {"text": "Fuzz preview"})
+    applied = engine.preview(cli, "voice_route", {"filter": "status=not_configured"}, {"route_id": trunk})
+    engine.confirm(cli, applied.id)
+    undone = engine.preview(cli, "capacity_limit", {"ids": some[4:]}, {"limit": 9})
+    engine.confirm(cli, undone.id)
+    engine.undo(cli, undone.id)
 
 
 def forbidden(endpoint, args, fuzzer):
@@ -210,6 +229,7 @@ def fuzzer(tmp_path_factory):
     with app.app_context():
         demo.seed_demo(DEMO_NUMBERS, DEMO_SEED)
         _seed_proofs()
+        _seed_batches()
         statuses = set(db.session.scalars(sa.select(Number.status).distinct()))
         db.session.remove()
     assert statuses == set(STATUSES), f"the demo ({DEMO_NUMBERS}, seed {DEMO_SEED}) lacks {set(STATUSES) - statuses}"

@@ -118,3 +118,14 @@ def quote_channels(pool: CapacityPool, quantity: int, today: date) -> ChannelQuo
     prorated = (Decimal(quantity * pool.monthly_price_minor * days_left) / Decimal(period)).quantize(
         Decimal(1), rounding=ROUND_HALF_UP)
     return ChannelQuote(quantity, quantity * pool.setup_price_minor, int(prorated), days_left, period)
+
+
+def join_group_refusals_sql(group: CapacityGroup, pool: CapacityPool) -> list[tuple]:
+    """join_group_refusal() as SQL over `number`, for set-based batches: (condition, message)
+    pairs in the same order, with the same messages (the country is the row's)."""
+    covers = sa.exists().where(CapacityPoolCountry.pool_id == group.pool_id,
+                               CapacityPoolCountry.country == Number.country)
+    not_covered = (sa.literal(f"Capacity group {group.name} uses pool {pool.name}, which does not cover ",
+                              sa.String()) + Number.country + sa.literal(".", sa.String()))
+    return [(Number.allow_additional_channels.is_(False), "This number cannot take additional channels."),
+            (sa.not_(covers), not_covered)]

@@ -1,0 +1,228 @@
+"""Batch pages (batch.md §2–§4): the action's inputs (page or dialog fragment), the preview and
+summary page B-000123, confirm, exclude errors, undo with its own preview, CSV, and the Batches
+list. Admins and operators act; viewers see summaries (access.md)."""
+import json
+
+from flask import Blueprint, Response, abort, flash, request, stream_with_context, url_for
+from flask_login import current_user
+
+from did_app import csv_out, parsing
+from did_app.audit import Actor
+from did_app.batches import engine, queries
+from did_app.batches.actions import ACTIONS, UNDO, action_for
+from did_app.db import db
+from did_app.errors import DomainError
+from did_app.htmx import redirect_to, render, wants_fragment
+from did_app.models import Batch
+from did_app.security import role_required
+
+bp = Blueprint("batches", __name__, url_prefix="/batches")
+CSV_COLUMNS = ("number", "outcome", "reason", "before", "after")
+
+
+def _batch_or_404(batch_id: int) -> Batch:
+    batch = db.session.get(Batch, batch_id)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def _selection(ids: str | None, query: str | None) -> dict:
+    """The posted selection: ids "1,2,3", else the table's query string (filter mode)."""
+    if (ids or "").strip():
+        return {"ids": engine.parse_ids(ids)}
+    return {"filter": (query or "").strip()[:4000]}
+
+
+def _input_form(action, data=None):
+    form = action.form(data)
+    action.prepare_form(form)
+    return form
+
+
+def _new_page(action, form, selected: int | None, status=200):
+    return render("batches/new.html", "dialog", action=action, form=form, selected=selected,
+                  fragment=wants_fragment()), status
+
+
+def _selected_count(selection: dict) -> int:
+    return engine.count_selection(selection)
+
+
+def _choose_action(values, status: int):
+    """No action, or an unknown one: the list of actions, keeping the selection."""
+    error = "Choose an action from the list." if values.get("action") else None
+    return render("batches/new.html", "dialog", action=None, actions=ACTIONS, error=error, fragment=wants_fragment(),
+                  ids=values.get("ids", "")[:100_000], filter=values.get("filter", "")[:4000]), status
+
+
+@bp.get("/new")
+@role_required("operator")
+def new():
+    if request.args.get("action") not in ACTIONS:
+        return _choose_action(request.args, 422 if request.args.get("action") else 200)
+    action = ACTIONS[request.args["action"]]
+    form = _input_form(action, None)
+    form.action.data, form.ids.data, form.filter.data = action.code, request.args.get("ids", ""), request.args.get(
+        "filter", "")
+    try:
+        selected = _selected_count(_selection(form.ids.data, form.filter.data))
+    except DomainError as err:
+        form.form_errors.append(err.message)
+        return _new_page(action, form, None, 422)
+    return _new_page(action, form, selected)
+
+
+@bp.post("")
+@role_required("operator")
+def create_preview():
+    if request.form.get("action") not in ACTIONS:
+        return _choose_action(request.form, 422)
+    action = ACTIONS[request.form["action"]]
+    form = _input_form(action, request.form)
+    try:
+        params = action.params_from(form)
+        batch = engine.preview(Actor.current(), action.code, _selection(form.ids.data, form.filter.data), params)
+    except DomainError as err:
+        form.attach(err)
+        return _new_page(action, form, None, 422)
+    return redirect_to(url_for("batches.show", batch_id=batch.id))
+
+
+def _page_context(batch: Batch) -> dict:
+    outcome = request.args.get("tab") if request.args.get("tab") in queries.OUTCOMES else None
+    outcome = outcome or next((o for o in queries.OUTCOMES if _count(batch, o)), "change")
+    page = parsing.QueryArgs(request.args).page()
+    items, has_more = queries.items_page(batch.id, outcome, page)
+    action = action_for(batch)
+    return dict(batch=batch, action=action, tab=outcome, page=page, items=items, has_more=has_more,
+                groups=queries.reason_groups(batch.id), q=queries, actor=queries.actor_name(batch.created_by),
+                inputs=_inputs(batch), confirmation=_confirmation(batch),
+                undo_refusal=_undo_refusal(batch), undone_by=queries.undo_of(batch))
+
+
+def _count(batch: Batch, outcome: str) -> int:
+    return {"change": batch.change_count, "skip": batch.skip_count, "error": batch.error_count}[outcome]
+
+
+def _inputs(batch: Batch) -> str:
+    if batch.action == UNDO:
+        original = db.session.get(Batch, batch.params["undo_of"])
+        return f"Undo of {original.reference}" if original else "Undo"
+    return ACTIONS[batch.action].inputs(batch.params)
+
+
+def _confirmation(batch: Batch) -> str | None:
+    if batch.status != "previewed" or batch.action == UNDO:
+        return None
+    return ACTIONS[batch.action].confirmation(batch.change_count, batch.params)
+
+
+def _undo_refusal(batch: Batch) -> str | None:
+    if batch.status not in ("applied", "failed"):
+        return None
+    return engine.undo_refusal(Actor.current(), batch, is_admin=current_user.role == "admin")
+
+
+def _show(batch: Batch, status: int = 200):
+    return render("batches/show.html", "outcomes", **_page_context(batch)), status
+
+
+@bp.get("/<int:batch_id>")
+def show(batch_id: int):
+    return _show(_batch_or_404(batch_id))
+
+
+def _act(batch_id: int, run, done: str):
+    """Run one write on a batch: back to its page with `done`, or the page at 422 with the reason."""
+    _batch_or_404(batch_id)
+    try:
+        run(Actor.current(), batch_id)
+    except engine.BatchNotFound:
+        abort(404)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return _show(_batch_or_404(batch_id), 422)
+    flash(done, "success")
+    return redirect_to(url_for("batches.show", batch_id=batch_id))
+
+
+@bp.post("/<int:batch_id>/confirm")
+@role_required("operator")
+def confirm(batch_id: int):
+    return _act(batch_id, engine.confirm, "Batch applied.")
+
+
+@bp.post("/<int:batch_id>/exclude-errors")
+@role_required("operator")
+def exclude_errors(batch_id: int):
+    return _act(batch_id, engine.exclude_errors, "Numbers with errors are excluded.")
+
+
+@bp.get("/<int:batch_id>/undo")
+@role_required("operator")
+def undo_preview(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    items, has_more = queries.items_page(batch.id, "change", 1)
+    return render("batches/undo.html", "undo", batch=batch, items=items, has_more=has_more, q=queries,
+                  refusal=_undo_refusal(batch) or _not_applied(batch))
+
+
+def _not_applied(batch: Batch) -> str | None:
+    return None if batch.status in ("applied", "failed") else engine.undo_refusal(Actor.current(), batch)
+
+
+@bp.post("/<int:batch_id>/undo")
+@role_required("operator")
+def undo(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    try:
+        undone = engine.undo(Actor.current(), batch_id, is_admin=current_user.role == "admin")
+    except DomainError as err:
+        db.session.rollback()
+        items, has_more = queries.items_page(batch.id, "change", 1)
+        return render("batches/undo.html", "undo", batch=_batch_or_404(batch_id), items=items, has_more=has_more,
+                      q=queries, refusal=err.message), 422
+    flash(f"{batch.reference} undone.", "success")
+    return redirect_to(url_for("batches.show", batch_id=undone.id))
+
+
+@bp.post("/<int:batch_id>/numbers")
+def show_numbers(batch_id: int):
+    """"Show these numbers": the changed numbers as a saved list in the table."""
+    _batch_or_404(batch_id)
+    token = engine.show_numbers(batch_id)
+    if token is None:
+        flash("No list for this batch: it changed no numbers, or more than 10,000.", "error")
+        return redirect_to(url_for("batches.show", batch_id=batch_id))
+    return redirect_to(url_for("numbers.index", list=token))
+
+
+def _json(values: list) -> str:
+    return json.dumps({c.field: v for c, v in values}, default=str) if values else ""
+
+
+def _csv_rows(batch: Batch):
+    for item in queries.stream_items(batch.id):
+        moved = queries.changes(batch, item)
+        yield (item.number, item.outcome, item.reason or "", _json([(c, c.before) for c in moved]),
+               _json([(c, c.after) for c in moved]))
+
+
+@bp.get("/<int:batch_id>/outcomes.csv")
+def csv(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    name = f"{batch.reference}-outcomes.csv"
+    return Response(stream_with_context(csv_out.stream(CSV_COLUMNS, _csv_rows(batch))), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("")
+def index():
+    args = parsing.QueryArgs(request.args)
+    action = args.choice("action", (*ACTIONS, UNDO), "")
+    status = args.choice("status", queries.STATUSES, "")
+    rows, has_more = queries.recent(action, status, args.page())
+    return render("batches/index.html", "results", rows=rows, has_more=has_more, action=action, status=status,
+                  page=args.page(), actions=ACTIONS, statuses=queries.STATUSES, notes=args.notes())

@@ -150,6 +150,16 @@ def test_filter_mode_ends_when_the_filter_changes(live_app, live, page, first_ad
     expect(banner).to_be_hidden()
     expect(page.locator("#numbers-table tbody input[name=ids]:checked")).to_have_count(0)
 
+    # a row an inline edit re-renders is ticked again
+    _box(page, 0).check()
+    row = page.locator("#numbers-table tbody tr").first
+    row.get_by_role("button", name=re.compile("^Edit description of")).click()
+    row.get_by_label(re.compile("^Description of")).fill("Picked and edited")
+    row.get_by_role("button", name="Save").click()
+    expect(row.locator(".col-description")).to_contain_text("Picked and edited")
+    expect(_box(page, 0)).to_be_checked()
+    expect(bar).to_contain_text("1 selected")
+
     # the 10,000 limit is a message, not a silent cut (pretend 9,995 are already picked)
     page.evaluate("""() => sessionStorage.setItem('did.numbers.selection', JSON.stringify(
         {mode: 'ids', ids: Array.from({length: 9995}, (_, i) => 1000000 + i), filter: '', filterKey: '', total: 0}))""")

@@ -33,7 +33,7 @@
   function view() { return document.getElementById("numbers-table"); }
   function rowBoxes() {
     var v = view();
-    return v ? Array.prototype.slice.call(v.querySelectorAll("tbody input[name=ids]")) : [];
+    return v ? Array.prototype.slice.call(v.querySelectorAll("tbody .col-select input")) : [];
   }
   function count() { return state.mode === "filter" ? state.total : selected.size; }
   function fmt(n) { return Number(n).toLocaleString("en-US"); }
@@ -170,6 +170,33 @@
     });
   }
 
+  // A row carries only the codes of its actions; the links come from the page's one <template>,
+  // with the row's id and digits put in place of the placeholders.
+  function buildRowMenu(menu) {
+    var tpl = document.getElementById("row-action-items"), row = menu.closest("tr");
+    if (menu.querySelector("ul") || !tpl || !row) return;
+    var idMark = tpl.dataset.idPlaceholder, digitsMark = tpl.dataset.digitsPlaceholder;
+    var pattern = tpl.content.querySelector('[data-code="details"] a').getAttribute("href").split(digitsMark);
+    var detail = row.querySelector(".col-number a").getAttribute("href");
+    var digits = detail.slice(pattern[0].length, detail.length - pattern[1].length);
+    var id = row.id.replace("number-", "");
+    var list = document.createElement("ul");
+    var codes = ["details"].concat((menu.dataset.actions || "").split(" ").filter(Boolean), ["history"]);
+    codes.forEach(function (code) {
+      var item = tpl.content.querySelector('[data-code="' + code + '"]');
+      if (!item) return;
+      item = item.cloneNode(true);
+      var a = item.querySelector("a");
+      a.setAttribute("href", a.getAttribute("href").replace(idMark, id).replace(digitsMark, digits));
+      list.appendChild(item);
+    });
+    menu.appendChild(list);
+  }
+  document.addEventListener("toggle", function (evt) {  // toggle does not bubble: caught on the way down
+    var menu = evt.target;
+    if (menu.matches && menu.matches("details.row-menu") && menu.open) buildRowMenu(menu);
+  }, true);
+
   function openDialog(url) {
     var dialog = document.getElementById("batch-dialog"), body = document.getElementById("batch-dialog-body");
     if (!window.htmx || !dialog || !body || typeof dialog.showModal !== "function") {
@@ -191,7 +218,7 @@
   document.addEventListener("click", function (evt) {
     var t = evt.target;
     if (!t.closest) return;
-    if (t.matches("#numbers-table tbody input[name=ids]")) return onRowBox(evt, t);
+    if (t.matches("#numbers-table tbody .col-select input")) return onRowBox(evt, t);
     if (t.id === "select-page") return onPageBox(t);
     var bannerBtn = t.closest("[data-selection-banner]");
     if (bannerBtn) return bannerBtn.dataset.selectionBanner === "all" ? selectAllMatching() : clearSelection();

@@ -2,16 +2,17 @@
 
 A row's menu lists only the actions that apply to its number. Whether one applies is read from the
 columns the table already loaded (status, cancellation, verification, features, services), through
-the same refusal checks the single-number actions use, so a page costs no query per row. The HTML is
-built in Python, like cells.py: a Jinja macro per row would cost about as much as the rest of the row.
+the same refusal checks the single-number actions use, so a page costs no query per row. The row
+carries only the codes (`data-actions`); selection.js builds the links from one <template> on the
+page when the menu opens, which keeps 50 rows of menus inside the page-weight bar (W1).
 """
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from flask import current_app, g, request, url_for
+from flask import current_app, request, url_for
 from markupsafe import Markup, escape
 
 from did_app.lifecycle import service as lifecycle
-from did_app.numbers import cells, display
+from did_app.numbers import display
 from did_app.phone import display as phone_display
 
 # batch.md §3, in its order, with the table's labels; Export downloads and needs no dialog
@@ -25,7 +26,8 @@ BATCH_ACTIONS = (
     ("remove_refund", "Remove and refund"), ("restore", "Restore"), ("export", "Export"),
 )
 BATCH_ENDPOINT = "batches.new"
-_DIGITS = "987654321"  # placeholder url_for fills in, replaced per row (as in cells.py)
+# placeholders url_for fills in once per page; selection.js puts each row's id and digits in their place
+ID_PLACEHOLDER, DIGITS_PLACEHOLDER = "987654321", "123456789012"
 
 
 def batch_new_url(**params) -> str:
@@ -37,24 +39,6 @@ def batch_new_url(**params) -> str:
     if BATCH_ENDPOINT in current_app.view_functions:
         return url_for(BATCH_ENDPOINT, **params)
     return request.script_root + "/batches/new" + ("?" + urlencode(params) if params else "")
-
-
-class _Urls:
-    """This request's URL prefixes for the menus, built once per request (stored on `g`)."""
-    __slots__ = ("batch", "assign", "services")
-
-    def __init__(self):
-        self.batch = str(escape(batch_new_url()))
-        self.assign = str(escape(url_for("registration.assign")))
-        self.services = tuple(str(escape(part)) for part in
-                              url_for("registration.number_services", digits=_DIGITS).rsplit(_DIGITS, 1))
-
-
-def _urls() -> _Urls:
-    urls = g.get("_row_action_urls")
-    if urls is None:
-        urls = g._row_action_urls = _Urls()
-    return urls
 
 
 def _service_open(number, kind: str) -> bool:
@@ -89,25 +73,25 @@ ROW_LABELS = {"renew": "Renew…", "assign_details": "Assign end-user details…
               "cancel": "Cancel…", "remove_refund": "Remove and refund…", "restore": "Restore…"}
 
 
-def _item(code: str, number, urls: _Urls) -> str:
-    label = ROW_LABELS[code]
-    if code == "assign_details":  # the registration flow itself, not a dialog
-        return f'<li><a href="{urls.assign}?number={escape(quote(number.number))}">{label}</a></li>'
-    if code in ("cnam_out", "emergency"):
-        head, tail = urls.services
-        return f'<li><a href="{head}{number.digits}{tail}#{code}">{label}</a></li>'
-    href = f"{urls.batch}?action={code}&amp;ids={int(number.id)}"
-    return f'<li><a href="{href}" data-batch-dialog>{label}</a></li>'
-
-
 def row_menu(number, ws, now, may_edit: bool) -> Markup:
     """The ⋯ menu of one row: Open details, the actions that apply (editors only), History."""
-    detail = cells.number_url(number.digits)
-    items = [f'<li><a href="{detail}">Open details</a></li>']
-    if may_edit:
-        urls = _urls()
-        items += [_item(code, number, urls) for code in applicable(number, ws, now)]
-    items.append(f'<li><a href="{detail}#history">History</a></li>')
-    return Markup(
-        f'<details class="row-menu"><summary aria-label="Actions for {escape(phone_display(number.number))}">'
-        f'⋯</summary><ul>{"".join(items)}</ul></details>')
+    codes = " ".join(applicable(number, ws, now)) if may_edit else ""
+    return Markup(f'<details class="row-menu" data-actions="{codes}"><summary aria-label="Actions for '
+                  f'{escape(phone_display(number.number))}">⋯</summary></details>')
+
+
+def row_links() -> list[tuple[str, str, str, bool]]:
+    """(code, label, URL pattern, opens the batch dialog) of every row-menu item, for the page's
+    <template>: the batch dialog with one number, or the page that does the job for one number."""
+    batch = [(code, label, batch_new_url(action=code, ids=ID_PLACEHOLDER), True)
+             for code, label in ROW_LABELS.items() if code in dict(BATCH_ACTIONS)]
+    detail = url_for("numbers.show", digits=DIGITS_PLACEHOLDER)
+    services = url_for("registration.number_services", digits=DIGITS_PLACEHOLDER)
+    others = {"details": ("Open details", detail),
+              "assign_details": (ROW_LABELS["assign_details"],
+                                 url_for("registration.assign", number="+" + DIGITS_PLACEHOLDER)),
+              "cnam_out": (ROW_LABELS["cnam_out"], services + "#cnam_out"),
+              "emergency": (ROW_LABELS["emergency"], services + "#emergency"),
+              "history": ("History", detail + "#history")}
+    return [(code, label, url, False) for code, (label, url) in others.items()] + [
+        link for link in batch if link[0] != "assign_details"]

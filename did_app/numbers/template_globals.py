@@ -33,5 +33,6 @@ def install(app) -> None:
         capacity_text=display.capacity_text, renewal_text=display.renewal_text,
         verification_state=display.verification_state, effective_capacity=display.effective_capacity,
         row_menu=row_actions.row_menu, batch_actions=row_actions.BATCH_ACTIONS,
-        batch_new_url=row_actions.batch_new_url,
+        batch_new_url=row_actions.batch_new_url, row_links=row_actions.row_links,
+        row_placeholders=(row_actions.ID_PLACEHOLDER, row_actions.DIGITS_PLACEHOLDER),
         relative=display.relative, next_price=display.price_of_next_renewal, try_order=try_order)

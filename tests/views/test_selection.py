@@ -11,7 +11,7 @@ from did_app import clock
 from did_app.db import db
 from did_app.models import NumberService
 from did_app.numbers.export import COLUMNS
-from did_app.numbers.row_actions import BATCH_ACTIONS
+from did_app.numbers.row_actions import BATCH_ACTIONS, ROW_LABELS
 from tests import factories as f
 from tests.conftest import login
 
@@ -57,8 +57,14 @@ def _row(html: str, number_id: int) -> str:
 
 
 def _menu(html: str, number_id: int) -> list[str]:
-    menu = re.search(r'<details class="row-menu">.*?</details>', _row(html, number_id), re.S).group(0)
-    return re.findall(r"<a [^>]*>([^<]+)</a>", menu)
+    """The row menu's items as selection.js builds them: Open details, the row's actions, History."""
+    actions = re.search(r'<details class="row-menu" data-actions="([^"]*)">', _row(html, number_id)).group(1)
+    return ["Open details", *(ROW_LABELS[code] for code in actions.split()), "History"]
+
+
+def _template_links(html: str) -> dict[str, str]:
+    template = re.search(r'<template id="row-action-items"[^>]*>(.*?)</template>', html, re.S).group(1)
+    return dict(re.findall(r'<li data-code="(\w+)"><a href="([^"]+)"', template))
 
 
 def _page(client) -> str:
@@ -71,9 +77,9 @@ def test_each_row_has_a_checkbox_labelled_with_its_number(client, numbers):
     login(client, "viewer")
     html = _page(client)
     number_id, _ = numbers["active"]
-    assert re.search(rf'<input type="checkbox" form="batch" name="ids" value="{number_id}" '
-                     r'aria-label="Select \+1 415-555-0101">', _row(html, number_id))
-    assert html.count('name="ids"') == len(numbers)
+    assert re.search(rf'<td class="col-select"><input type="checkbox" value="{number_id}" '
+                     r'aria-label="Select \+1 415-555-0101"></td>', _row(html, number_id))
+    assert html.count('<td class="col-select">') == len(numbers)
     assert 'id="select-page"' in html and 'aria-label="Select every row on this page"' in html
     # the view the selection needs: N and the filter a filter-mode batch sends, without the page
     response = client.get("/numbers?status=active&per_page=25&page=1&sort=number")
@@ -101,7 +107,7 @@ def test_viewers_get_export_only(client, numbers):
     login(client, "viewer")
     html = _page(client)
     bar = re.search(r'<div id="batch-bar".*?</div>', html, re.S).group(0)
-    assert "Batch actions" not in bar and "data-batch-dialog" not in html
+    assert "Batch actions" not in bar and "data-batch-dialog" not in bar
     assert re.findall(r'data-batch-action="(\w+)"', bar) == ["export"]
 
 
@@ -139,18 +145,22 @@ def test_viewers_row_menu_is_details_and_history(client, numbers, case):
 
 
 def test_row_menu_links(client, numbers):
+    """Each item's URL, once per page, with the placeholders selection.js fills per row."""
     login(client, "operator")
     html = _page(client)
-    awaiting_id, awaiting = numbers["awaiting"]
-    row = _row(html, awaiting_id)
-    assert f'href="/batches/new?action=renew&amp;ids={awaiting_id}" data-batch-dialog>Renew…' in row
-    assert f'href="/batches/new?action=remove_refund&amp;ids={awaiting_id}" data-batch-dialog>' in row
-    assert 'href="/registration/assign?number=%2B14155550103">Assign end-user details…' in row
-    services_id, _ = numbers["services"]
-    row = _row(html, services_id)
-    assert 'href="/registration/numbers/14155550110/services#cnam_out">Configure CNAM OUT…' in row
-    assert 'href="/registration/numbers/14155550110/services#emergency">Request emergency service…' in row
-    assert 'href="/numbers/14155550110#history">History' in row
+    links = _template_links(html)
+    assert links == {
+        "details": "/numbers/123456789012", "history": "/numbers/123456789012#history",
+        "assign_details": "/registration/assign?number=%2B123456789012",
+        "cnam_out": "/registration/numbers/123456789012/services#cnam_out",
+        "emergency": "/registration/numbers/123456789012/services#emergency",
+        **{code: f"/batches/new?action={code}&amp;ids=987654321"
+           for code in ("renew", "apply_profile", "next_mode", "cancel", "remove_refund", "restore")}}
+    assert set(links) == {"details", "history", *ROW_LABELS}
+    assert 'data-id-placeholder="987654321" data-digits-placeholder="123456789012"' in html
+    # the row gives selection.js its id (the row's id) and digits (its number's link)
+    number_id, _ = numbers["awaiting"]
+    assert '<a href="/numbers/14155550103">' in _row(html, number_id)
 
 
 def test_row_menu_after_an_inline_edit_keeps_its_actions(client, hx, numbers):
@@ -159,7 +169,7 @@ def test_row_menu_after_an_inline_edit_keeps_its_actions(client, hx, numbers):
     number_id, _ = numbers["active"]
     response = hx.get(f"/numbers/{number_id}/cells/description")
     html = response.get_data(as_text=True)
-    assert 'name="ids"' in html and _menu(html, number_id) == ["Open details", *EXPECTED["active"], "History"]
+    assert 'class="col-select"' in html and _menu(html, number_id) == ["Open details", *EXPECTED["active"], "History"]
 
 
 def _csv_numbers(response) -> list[str]:

@@ -6,6 +6,7 @@
 
   var KEY = "did.numbers.selection";
   var MAX_EXPLICIT = 10000;
+  var ROW_BOX = "tbody > tr > td:first-child > input[type=checkbox]";  // each row's first cell
   var LIMIT_MESSAGE = "Select at most 10,000 rows one by one; use 'Select all matching' for more.";
   // mode "ids": the rows picked one by one; mode "filter": every number the query `filter` matches
   var state = load();
@@ -33,7 +34,7 @@
   function view() { return document.getElementById("numbers-table"); }
   function rowBoxes() {
     var v = view();
-    return v ? Array.prototype.slice.call(v.querySelectorAll("tbody .col-select input")) : [];
+    return v ? Array.prototype.slice.call(v.querySelectorAll(ROW_BOX)) : [];
   }
   function count() { return state.mode === "filter" ? state.total : selected.size; }
   function fmt(n) { return Number(n).toLocaleString("en-US"); }
@@ -218,7 +219,7 @@
   document.addEventListener("click", function (evt) {
     var t = evt.target;
     if (!t.closest) return;
-    if (t.matches("#numbers-table tbody .col-select input")) return onRowBox(evt, t);
+    if (t.matches("#numbers-table " + ROW_BOX)) return onRowBox(evt, t);
     if (t.id === "select-page") return onPageBox(t);
     var bannerBtn = t.closest("[data-selection-banner]");
     if (bannerBtn) return bannerBtn.dataset.selectionBanner === "all" ? selectAllMatching() : clearSelection();

@@ -21,7 +21,7 @@ def _inventory(app, count=60):
 
 
 def _box(page, index):
-    return page.locator("#numbers-table tbody .col-select input").nth(index)
+    return page.locator("#numbers-table tbody td:first-child input").nth(index)
 
 
 def _shot(page, name):
@@ -53,11 +53,11 @@ def test_select_page_all_matching_and_the_bar(live_app, live, page, first_admin)
     # page forward and back: the ticks are kept for the tab
     page.get_by_role("link", name="Next ›").click()
     expect(page.locator(".pager .range")).to_have_text("26–50 of 60")
-    expect(page.locator("#numbers-table tbody .col-select input:checked")).to_have_count(0)
+    expect(page.locator("#numbers-table tbody td:first-child input:checked")).to_have_count(0)
     expect(bar).to_contain_text("6 selected")
     page.get_by_role("link", name="‹ Previous").click()
     expect(page.locator(".pager .range")).to_have_text("1–25 of 60")
-    expect(page.locator("#numbers-table tbody .col-select input:checked")).to_have_count(6)
+    expect(page.locator("#numbers-table tbody td:first-child input:checked")).to_have_count(6)
     expect(bar).to_contain_text("6 selected")
 
     # the page box, then every number matching the filter
@@ -148,7 +148,7 @@ def test_filter_mode_ends_when_the_filter_changes(live_app, live, page, first_ad
     expect(page).to_have_url(re.compile(r"status=not_configured"))
     expect(bar).to_be_hidden()
     expect(banner).to_be_hidden()
-    expect(page.locator("#numbers-table tbody .col-select input:checked")).to_have_count(0)
+    expect(page.locator("#numbers-table tbody td:first-child input:checked")).to_have_count(0)
 
     # a row an inline edit re-renders is ticked again
     _box(page, 0).check()

@@ -77,9 +77,9 @@ def test_each_row_has_a_checkbox_labelled_with_its_number(client, numbers):
     login(client, "viewer")
     html = _page(client)
     number_id, _ = numbers["active"]
-    assert re.search(rf'<td class="col-select"><input type="checkbox" value="{number_id}" '
+    assert re.search(rf'<tr id="number-{number_id}">\n<td><input type="checkbox" value="{number_id}" '
                      r'aria-label="Select \+1 415-555-0101"></td>', _row(html, number_id))
-    assert html.count('<td class="col-select">') == len(numbers)
+    assert html.count('<td><input type="checkbox" value=') == len(numbers)
     assert 'id="select-page"' in html and 'aria-label="Select every row on this page"' in html
     # the view the selection needs: N and the filter a filter-mode batch sends, without the page
     response = client.get("/numbers?status=active&per_page=25&page=1&sort=number")
@@ -98,8 +98,9 @@ def test_editors_get_the_bar_with_every_batch_action(client, numbers, role):
     assert "<summary>Batch actions" in bar and "data-selection-clear" in bar
     labels = re.findall(r'data-batch-action="(\w+)"', bar)
     assert labels == [code for code, _ in BATCH_ACTIONS]
-    assert 'href="/batches/new?action=renew" data-batch-action="renew" data-batch-dialog>Renew…</a>' in bar
-    assert 'data-batch-action="export" download>Export</a>' in bar
+    assert '<a data-batch-action="renew" data-batch-dialog>Renew…</a>' in bar
+    assert '<a data-batch-action="export" download>Export</a>' in bar
+    assert 'data-batch-url="/batches/new" data-export-url="/numbers/export.csv"' in bar
     assert '<dialog id="batch-dialog"' in html and 'id="batch-dialog-body"' in html
 
 
@@ -169,7 +170,7 @@ def test_row_menu_after_an_inline_edit_keeps_its_actions(client, hx, numbers):
     number_id, _ = numbers["active"]
     response = hx.get(f"/numbers/{number_id}/cells/description")
     html = response.get_data(as_text=True)
-    assert 'class="col-select"' in html and _menu(html, number_id) == ["Open details", *EXPECTED["active"], "History"]
+    assert '<td><input type="checkbox"' in html and _menu(html, number_id) == ["Open details", *EXPECTED["active"], "History"]
 
 
 def _csv_numbers(response) -> list[str]:

@@ -80,9 +80,10 @@ def row_menu(number, ws, now, may_edit: bool) -> Markup:
                   f'{escape(phone_display(number.number))}">⋯</summary></details>')
 
 
-def row_links() -> list[tuple[str, str, str, bool]]:
+def row_links(may_edit: bool) -> list[tuple[str, str, str, bool]]:
     """(code, label, URL pattern, opens the batch dialog) of every row-menu item, for the page's
-    <template>: the batch dialog with one number, or the page that does the job for one number."""
+    <template>: the batch dialog with one number, or the page that does the job for one number.
+    Viewers get Open details and History only."""
     batch = [(code, label, batch_new_url(action=code, ids=ID_PLACEHOLDER), True)
              for code, label in ROW_LABELS.items() if code in dict(BATCH_ACTIONS)]
     detail = url_for("numbers.show", digits=DIGITS_PLACEHOLDER)
@@ -93,5 +94,6 @@ def row_links() -> list[tuple[str, str, str, bool]]:
               "cnam_out": (ROW_LABELS["cnam_out"], services + "#cnam_out"),
               "emergency": (ROW_LABELS["emergency"], services + "#emergency"),
               "history": ("History", detail + "#history")}
-    return [(code, label, url, False) for code, (label, url) in others.items()] + [
+    links = [(code, label, url, False) for code, (label, url) in others.items()] + [
         link for link in batch if link[0] != "assign_details"]
+    return [link for link in links if may_edit or link[0] in ("details", "history")]

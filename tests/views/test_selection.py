@@ -107,6 +107,8 @@ def test_editors_get_the_bar_with_every_batch_action(client, numbers, role):
 def test_viewers_get_export_only(client, numbers):
     login(client, "viewer")
     html = _page(client)
+    assert set(_template_links(html)) == {"details", "history"}
+    assert "Renew…" not in html and "Assign end-user details" not in html
     bar = re.search(r'<div id="batch-bar".*?</div>', html, re.S).group(0)
     assert "Batch actions" not in bar and "data-batch-dialog" not in bar
     assert re.findall(r'data-batch-action="(\w+)"', bar) == ["export"]

@@ -7,6 +7,7 @@ from sqlalchemy.orm import aliased
 
 from did_app import csv_out, money
 from did_app.db import db
+from did_app.errors import DomainError
 from did_app.models import (
     CapacityGroup,
     Identity,
@@ -25,6 +26,23 @@ COLUMNS = ("number", "country", "region", "city", "number_type", "status", "expi
            "channels_included", "dedicated_channels", "capacity_group", "capacity_limit", "identity",
            "verification", "features", "order_reference", "monthly_price", "created_at")
 CHUNK = 1000
+MAX_IDS = 10_000  # the most rows a selection picks one by one (batch.md §1)
+IDS_MESSAGE = "Select at most 10,000 rows one by one; use 'Select all matching' for more."
+
+
+def parse_ids(raw: str) -> list[int]:
+    """The explicit selection's `ids=1,2,3` (batch.md §1): distinct positive ids in their order;
+    anything else in the list is skipped. Raises DomainError above MAX_IDS."""
+    ids = list(dict.fromkeys(int(part) for part in raw.split(",")
+                             if part.strip().isascii() and part.strip().isdigit() and len(part.strip()) <= 18))
+    if len(ids) > MAX_IDS:
+        raise DomainError(IDS_MESSAGE)
+    return [i for i in ids if i > 0]
+
+
+def ids_condition(ids: list[int]):
+    """Number.id among `ids`, 900 to an IN list as every statement that names numbers by id."""
+    return sa.or_(sa.false(), *(Number.id.in_(ids[start:start + 900]) for start in range(0, len(ids), 900)))
 
 
 def _iso(value) -> str:

@@ -1,7 +1,7 @@
 """Names the numbers templates use, installed as Jinja globals (blocks rendered alone see them too)."""
 from did_app.models.numbers import CAPACITY_MODES, NUMBER_TYPES, STATUSES
 from did_app.models.registration import VERIFICATION_STATES
-from did_app.numbers import cells, display, queries
+from did_app.numbers import cells, display, queries, row_actions
 
 COLUMNS = (("number", "Number"), ("location", "Location"), ("type", "Type"), ("status", "Status"),
            ("time", "Time left"), ("features", "Features"), ("description", "Description"),
@@ -32,4 +32,7 @@ def install(app) -> None:
         time_left=display.time_left, location_text=display.location_text,
         capacity_text=display.capacity_text, renewal_text=display.renewal_text,
         verification_state=display.verification_state, effective_capacity=display.effective_capacity,
+        row_menu=row_actions.row_menu, batch_actions=row_actions.BATCH_ACTIONS,
+        batch_new_url=row_actions.batch_new_url, row_links=row_actions.row_links,
+        row_placeholders=(row_actions.ID_PLACEHOLDER, row_actions.DIGITS_PLACEHOLDER),
         relative=display.relative, next_price=display.price_of_next_renewal, try_order=try_order)

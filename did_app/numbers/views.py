@@ -221,6 +221,11 @@ def export_csv():
     ws, now = g.workspace, clock.now()
     plan, _ = _search_plan(view, ws)
     conds = queries.filter_conditions(view, ws, now) + queries.search_conditions(plan)
+    if "ids" in request.args:  # an explicit selection (batch.md §1), within any filter also given
+        try:
+            conds.append(export.ids_condition(export.parse_ids(request.args["ids"])))
+        except DomainError as err:
+            return error_response(422, err.message)
     filename = f"my-numbers-{now.strftime('%Y%m%d-%H%M%S')}.csv"
     body = stream_with_context(export.generate_csv(conds, view.sort, ws.currency))
     return Response(body, mimetype="text/csv", headers={

@@ -198,21 +198,51 @@
     if (menu.matches && menu.matches("details.row-menu") && menu.open) buildRowMenu(menu);
   }, true);
 
+  // a URL longer than this goes as a form body: request lines over 4 KB are refused (~500 ids)
+  var LONGEST_URL = 2000;
+
+  function postInstead(url) {  // the same request as a POST form (the page's CSRF token included)
+    var parts = url.split("?"), form = document.createElement("form");
+    form.method = "post";
+    form.action = parts[0];
+    form.hidden = true;
+    var token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
+    var fields = new URLSearchParams(parts[1] || "");
+    if (token) fields.append("csrf_token", token);
+    fields.forEach(function (value, name) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.appendChild(input);
+    });
+    document.body.appendChild(form);
+    return form;
+  }
+
   function openDialog(url) {
     var dialog = document.getElementById("batch-dialog"), body = document.getElementById("batch-dialog-body");
+    var long = url.length > LONGEST_URL;
     if (!window.htmx || !dialog || !body || typeof dialog.showModal !== "function") {
-      window.location.href = url;
+      if (long) postInstead(url).submit(); else window.location.href = url;
       return;
     }
     pendingUrl = url;
-    htmx.ajax("GET", url, {source: body, target: body, swap: "innerHTML"});
+    if (long) {
+      var form = postInstead(url), values = {};
+      new FormData(form).forEach(function (value, name) { values[name] = value; });
+      form.remove();
+      htmx.ajax("POST", form.action, {source: body, target: body, swap: "innerHTML", values: values});
+    } else {
+      htmx.ajax("GET", url, {source: body, target: body, swap: "innerHTML"});
+    }
   }
   function dialogLoadFailed(evt) {
     // the fragment did not come: the same URL as a full page still works
     if (pendingUrl && evt.detail.elt && evt.detail.elt.id === "batch-dialog-body") {
       var url = pendingUrl;
       pendingUrl = null;
-      window.location.href = url;
+      if (url.length > LONGEST_URL) postInstead(url).submit(); else window.location.href = url;
     }
   }
 

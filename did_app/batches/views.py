@@ -56,15 +56,17 @@ def _choose_action(values, status: int):
                   ids=values.get("ids", "")[:100_000], filter=values.get("filter", "")[:4000]), status
 
 
-@bp.get("/new")
+# POST too: a selection of thousands of ids picked one by one is longer than a request line may be
+# (gunicorn refuses lines over 4 KB, ~500 ids), so the table sends big selections in a form body
+@bp.route("/new", methods=["GET", "POST"])
 @role_required("operator")
 def new():
-    if request.args.get("action") not in ACTIONS:
-        return _choose_action(request.args, 422 if request.args.get("action") else 200)
-    action = ACTIONS[request.args["action"]]
+    values = request.values
+    if values.get("action") not in ACTIONS:
+        return _choose_action(values, 422 if values.get("action") else 200)
+    action = ACTIONS[values["action"]]
     form = _input_form(action, None)
-    form.action.data, form.ids.data, form.filter.data = action.code, request.args.get("ids", ""), request.args.get(
-        "filter", "")
+    form.action.data, form.ids.data, form.filter.data = action.code, values.get("ids", ""), values.get("filter", "")
     try:
         selected = _selected_count(_selection(form.ids.data, form.filter.data))
     except DomainError as err:

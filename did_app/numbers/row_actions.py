@@ -6,9 +6,8 @@ the same refusal checks the single-number actions use, so a page costs no query 
 carries only the codes (`data-actions`); selection.js builds the links from one <template> on the
 page when the menu opens, which keeps 50 rows of menus inside the page-weight bar (W1).
 """
-from urllib.parse import urlencode
 
-from flask import current_app, request, url_for
+from flask import url_for
 from markupsafe import Markup, escape
 
 from did_app.lifecycle import service as lifecycle
@@ -31,14 +30,8 @@ ID_PLACEHOLDER, DIGITS_PLACEHOLDER = "987654321", "123456789012"
 
 
 def batch_new_url(**params) -> str:
-    """The batch dialog's URL, /batches/new?action=…&ids=… or …&filter=… (batch.md §2).
-
-    The one place that knows it: the batch blueprint may not be registered yet (it is built on
-    another branch), so until then the path is written here under the app's sub-path.
-    """
-    if BATCH_ENDPOINT in current_app.view_functions:
-        return url_for(BATCH_ENDPOINT, **params)
-    return request.script_root + "/batches/new" + ("?" + urlencode(params) if params else "")
+    """The batch dialog's URL, /batches/new?action=…&ids=… or …&filter=… (batch.md §2)."""
+    return url_for(BATCH_ENDPOINT, **params)
 
 
 def _service_open(number, kind: str) -> bool:

@@ -203,8 +203,8 @@
 
   function postInstead(url) {  // the same request as a POST form (the page's CSRF token included)
     var parts = url.split("?"), form = document.createElement("form");
-    form.method = "post";
-    form.action = parts[0];
+    form.setAttribute("method", "post");
+    form.setAttribute("action", parts[0]);
     form.hidden = true;
     var token = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
     var fields = new URLSearchParams(parts[1] || "");
@@ -232,7 +232,8 @@
       var form = postInstead(url), values = {};
       new FormData(form).forEach(function (value, name) { values[name] = value; });
       form.remove();
-      htmx.ajax("POST", form.action, {source: body, target: body, swap: "innerHTML", values: values});
+      // url's path, not form.action: the field named "action" shadows that property
+      htmx.ajax("POST", url.split("?")[0], {source: body, target: body, swap: "innerHTML", values: values});
     } else {
       htmx.ajax("GET", url, {source: body, target: body, swap: "innerHTML"});
     }

@@ -1,5 +1,6 @@
 """The My Numbers selection in Debian's chromium (batch.md §1): ticks, ranges, paging, all matching,
-the selection bar from the keyboard, the batch dialog and the row ⋯ menu."""
+the selection bar from the keyboard, the batch dialog (also for a selection too long for a URL) and the
+row ⋯ menu."""
 import os
 import re
 from pathlib import Path
@@ -94,30 +95,34 @@ def test_select_page_all_matching_and_the_bar(live_app, live, page, first_admin)
     expect(bar.get_by_role("link", name="Apply configuration profile…")).to_be_hidden()
     expect(summary).to_be_focused()
 
-    # an action opens the batch fragment in a dialog (stubbed: the batch engine is another branch)
-    page.route("**/batches/new?*", lambda route: route.fulfill(
-        status=200, content_type="text/html",
-        body="<h2>Apply configuration profile</h2><p>24 numbers</p>"))
+    # an action opens the batch dialog with the selection
     summary.click()
     bar.get_by_role("link", name="Apply configuration profile…").click()
     dialog = page.locator("#batch-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog).to_contain_text("24 numbers")
+    expect(dialog).to_contain_text("24 numbers selected")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    page.unroute("**/batches/new?*")
 
     # the row menu: one number's actions; the dialog gets that one number
     row = page.locator(f"#number-{ids[3]}")
     row.get_by_label("Actions for +1 415-555-1003").click()
     expect(row.locator(".row-menu li")).to_have_count(6)  # details, renew, profile, next mode, cancel, history
     _shot(page, "row-menu-wide")
-    expect(row.get_by_role("link", name="Cancel…")).to_have_attribute(
-        "href", re.compile(rf"/batches/new\?action=cancel&ids={ids[3]}$"))
+    profile = row.get_by_role("link", name="Apply configuration profile…")
+    expect(profile).to_have_attribute("href", re.compile(rf"/batches/new\?action=apply_profile&ids={ids[3]}$"))
+    profile.click()
+    expect(dialog).to_contain_text("1 number selected")
+    page.keyboard.press("Escape")
 
-    # the fragment fails (no batch engine here: 404): the same URL opens as a full page
-    row.get_by_role("link", name="Cancel…").click()
-    expect(page).to_have_url(re.compile(rf"/batches/new\?action=cancel&ids={ids[3]}$"))
+    # when the fragment fails, the same URL opens as a full page
+    page.route("**/batches/new?*", lambda route: route.fulfill(status=503, body="busy")
+               if route.request.headers.get("hx-request") else route.continue_())
+    row.get_by_label("Actions for +1 415-555-1003").click()
+    profile.click()
+    expect(page).to_have_url(re.compile(rf"/batches/new\?action=apply_profile&ids={ids[3]}$"))
+    expect(page.locator("main")).to_contain_text("1 number selected")
+    page.unroute("**/batches/new?*")
 
     # back on the table, the tab still holds the selection; a narrow screen shows the same bar
     page.set_viewport_size({"width": 400, "height": 800})
@@ -169,3 +174,20 @@ def test_filter_mode_ends_when_the_filter_changes(live_app, live, page, first_ad
     expect(page.get_by_label("Select every row on this page")).not_to_be_checked()
     expect(banner).to_have_text("Select at most 10,000 rows one by one; use 'Select all matching' for more.")
     expect(bar).to_contain_text("9,995 selected")
+
+
+def test_a_long_selection_opens_the_dialog_by_post(live_app, live, page, first_admin):
+    """700 rows picked one by one make a URL of ~5 KB, past the request-line limit: the dialog is
+    asked for with a form body instead, and shows every one of them."""
+    ids = _inventory(live_app, count=700)
+    first_admin()
+    page.goto(live + "/numbers?sort=number")
+    page.evaluate("""ids => sessionStorage.setItem("did.numbers.selection",
+        JSON.stringify({mode: "ids", ids: ids, filter: "", filterKey: "", total: 0}))""", ids)
+    page.reload()
+    bar = page.locator("#batch-bar")
+    expect(bar).to_contain_text("700 selected")
+    with page.expect_request(lambda r: r.url.endswith("/batches/new") and r.method == "POST"):
+        bar.locator("summary").click()
+        bar.get_by_role("link", name="Update description…").click()
+    expect(page.locator("#batch-dialog")).to_contain_text("700 numbers selected")

@@ -99,7 +99,7 @@ def test_description_and_capacity_limit(ctx):
     ("capacity_limit", {"limit": 0}, "Enter a whole number from 1 to 32,767, or leave blank for no limit.",
      "capacity_limit"),
     ("voice_route", {"route_id": 999}, "That voice route no longer exists.", "route"),
-    ("profile", {"profile_id": 999}, "That profile does not exist.", "profile_id"),
+    ("apply_profile", {"profile_id": 999}, "That profile does not exist.", "profile_id"),
     ("nonsense", {}, "Choose an action from the list.", "action"),
 ])
 def test_inputs_are_refused_with_the_single_edit_messages(ctx, code, params, message, field):
@@ -118,7 +118,7 @@ def test_profile_sets_each_field_separately(ctx):
     us, matching = f.make_number(), f.make_number(country="DE", voice_route_id=trunk.id, description="Std line",
                                                   capacity_group_id=group.id)
     sms_only = f.make_number(features=("sms_in",), country="DE", description="Std line", capacity_group_id=group.id)
-    batch = _preview("profile", [us, matching, sms_only], profile_id=profile.id)
+    batch = _preview("apply_profile", [us, matching, sms_only], profile_id=profile.id)
     items = _items(batch.id)
     assert items[us.number].outcome == "change"
     assert items[us.number].reason == "Capacity group shared-eu uses pool eu, which does not cover US."
@@ -238,7 +238,7 @@ def test_undo_restores_every_field_and_writes_history(ctx):
                                               capacity_limit=5, description="Std")
     numbers = [f.make_number(voice_route_id=old.id, description="Mine"), f.make_number()]
     rows = {n.id: _row(n.id) for n in numbers}
-    batch = _preview("profile", numbers, profile_id=profile.id)
+    batch = _preview("apply_profile", numbers, profile_id=profile.id)
     engine.confirm(ACTOR, batch.id)
     undo = engine.undo(ACTOR, batch.id)
     assert db.session.get(Batch, batch.id).status == "undone"
@@ -310,7 +310,7 @@ def test_a_one_number_profile_batch_writes_what_the_single_apply_writes(ctx):
     profile = profiles_service.create_profile(ACTOR, name="Std", voice_route_id=trunk.id, description="Std")
     single, batched = f.make_number(), f.make_number()
     profiles_service.apply_profile(ACTOR, single.id, profile.id)
-    batch = _preview("profile", [batched], profile_id=profile.id)
+    batch = _preview("apply_profile", [batched], profile_id=profile.id)
     engine.confirm(ACTOR, batch.id)
     _compare(single, batched, batch)
 

@@ -40,7 +40,7 @@ def test_the_inputs_page_and_its_dialog_fragment(app, client):
     assert page.status_code == 200 and "<html" in html and "2 numbers selected" in html and "sip-main" in html
     fragment = client.get("/batches/new?action=voice_route&filter=status%3Dnot_configured",
                           headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "<html" not in fragment and 'id="batch-dialog"' in fragment and "(all matching the filter)" in fragment
+    assert "<html" not in fragment and 'id="batch-form"' in fragment and "(all matching the filter)" in fragment
     chooser = client.get("/batches/new?ids=1,2")
     assert chooser.status_code == 200 and 'name="action"' in chooser.get_data(as_text=True)
     unknown = client.get("/batches/new?action=nope")

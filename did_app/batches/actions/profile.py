@@ -43,7 +43,7 @@ def _refusal(column: str, value):
 
 
 class ProfileAction(Action):
-    code, label = "profile", "Apply configuration profile"
+    code, label = "apply_profile", "Apply configuration profile"
     form = ProfileForm
     writes = tuple(column for column, *_ in PROFILE_FIELDS)
     reads = ("features", "allow_additional_channels", "country")

@@ -9,7 +9,9 @@ from did_app.db import db
 from did_app.errors import DomainError
 from did_app.models import AuditEvent, Batch, BatchItem, Number
 from did_app.numbers.edits import KEEP_PRICE, update_number
+from did_app.registration import identities
 from tests import factories as f
+from tests.services.test_assignments import ready_identity
 
 ACTOR = audit.Actor(None, "web", "ops@example.com")
 
@@ -232,3 +234,55 @@ def test_a_one_number_next_mode_batch_writes_what_the_single_edit_writes(ctx):
     engine.confirm(ACTOR, batch.id)
     (ha,), (hb,) = _history(single.id), _history(batched.id)
     assert (ha.before, ha.after) == (hb.before, hb.after)
+
+
+# ---- assign end-user details ------------------------------------------------------------------
+
+def _awaiting(number, **kw):
+    values = dict(number=number, country="DE", region="Berlin", city="Berlin", number_type="local",
+                  needs_registration=True, awaiting_registration=True)
+    return f.make_number(**{**values, **kw})
+
+
+def test_assign_details_outcomes_apply_and_history(ctx):
+    identity, address = ready_identity()
+    ready = [_awaiting(f"+4930300{i:03d}") for i in range(3)]
+    live = f.make_number()
+    in_review = _awaiting("+4930300999", verification_request_id=f.make_verification_request(
+        reference="VR-000777", country="DE").id)
+    batch = _preview("assign_details", [*ready, live, in_review], identity_id=identity.id, address_id=address.id,
+                     service_description=None)
+    items = _items(batch.id)
+    assert (batch.change_count, batch.skip_count, batch.error_count, batch.message) == (3, 2, 0, None)
+    assert items[live.number].reason == "Not awaiting registration"
+    assert items[in_review.number].reason == "Already in review (VR-000777)"
+    assert engine.ACTIONS["assign_details"].confirmation(3, batch.params) == \
+        f"Submit 3 numbers for verification with Ada Lovelace, {address.one_line}?"
+    engine.confirm(ACTOR, batch.id)
+    vr_ids = {_fresh(n.id).verification_request_id for n in ready}
+    assert len(vr_ids) == 1 and None not in vr_ids
+    rows = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.batch_id == batch.id)).all()
+    assert sorted(r.action for r in rows) == ["number.details_assigned"] * 3 + ["verification.submitted"]
+    assert engine.undo_refusal(ACTOR, db.session.get(Batch, batch.id)) == "This action can't be undone."
+
+
+def test_assign_details_batch_errors(ctx):
+    identity, address = ready_identity()
+    mixed = [_awaiting("+4930301001"), _awaiting("+4930301002", number_type="mobile")]
+    batch = _preview("assign_details", mixed, identity_id=identity.id, address_id=address.id)
+    assert batch.message == ("One request covers one country and number type; this selection has 2. "
+                             "Filter to one first.")
+    with pytest.raises(DomainError):
+        engine.confirm(ACTOR, batch.id)
+    bare = f.make_identity(first_name="Bo", last_name="Bare", country="DE")
+    bare_address = identities.create_address(ACTOR, bare.id, street="Hauptstr. 1", city="Berlin",
+                                             postal_code="10115", region="Berlin", country="DE")
+    batch = _preview("assign_details", [_awaiting("+4930301003")], identity_id=bare.id, address_id=bare_address.id)
+    assert "personal proof" in batch.message and "address proof" in batch.message
+
+
+def test_assign_details_inputs_use_the_assign_messages(ctx):
+    identity, _ = ready_identity()
+    with pytest.raises(DomainError) as err:
+        _preview("assign_details", [_awaiting("+4930302001")], identity_id=identity.id, address_id=None)
+    assert (err.value.message, err.value.field) == ("Choose an address.", "address_id")

@@ -101,7 +101,7 @@ def _count_outcomes(batch: Batch) -> None:
     batch.skip_count = counts.get("skip", (0, 0))[0]
     batch.error_count = counts.get("error", (0, 0))[0]
     batch.total_cost_minor = int(counts.get("change", (0, 0))[1])
-    batch.message = action_for(batch).balance_error(batch.total_cost_minor)
+    batch.message = action_for(batch).batch_error(batch)
 
 
 def _classify_again(batch: Batch, *, exclude_errors: bool = False) -> None:
@@ -245,7 +245,7 @@ def _changed_since(batch: Batch, action: Action) -> str | None:
                .where(BatchItem.batch_id == batch.id, BatchItem.outcome == "change", action.changed_since()))
     count = db.session.scalar(sa.select(sa.func.count()).select_from(changed.subquery()))
     if not count:
-        return _missing_routes(batch, action)
+        return _missing_routes(batch, action) or action.undo_refusal(batch)
     first = db.session.scalars(changed.order_by(BatchItem.number).limit(5)).all()
     return f"Undo unavailable: {count:,} numbers changed since ({', '.join(first)}{'…' if count > 5 else ''})."
 
@@ -260,7 +260,8 @@ def _missing_routes(batch: Batch, action: Action) -> str | None:
             BatchItem.batch_id == batch.id, BatchItem.outcome == "change", before_id.is_not(None),
             ~sa.exists().where(NAMED[column].id == before_id)).limit(1))
         if gone is not None:
-            return f"{'Capacity group' if column == 'capacity_group_id' else 'Route'} {gone} no longer exists."
+            kind = {"capacity_group_id": "Capacity group", "capacity_pool_id": "Pool"}.get(column, "Route")
+            return f"{kind} {gone} no longer exists."
     return None
 
 

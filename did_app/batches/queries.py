@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from did_app.batches.actions import UNDO, action_for
-from did_app.batches.actions.base import NAMED, history_key
+from did_app.batches.actions.base import history_key
 from did_app.db import db
 from did_app.models import Batch, BatchItem, User
 
@@ -15,7 +15,9 @@ OUTCOME_LABELS = {"change": "Will change", "skip": "Skipped", "error": "Errors"}
 APPLIED_LABELS = {"change": "Changed", "skip": "Skipped", "error": "Errors"}
 STATUSES = ("previewed", "applying", "applied", "failed", "undone", "expired")
 LABELS = {"voice_route": "Voice route", "sms_route": "SMS route", "capacity_group": "Capacity group",
-          "capacity_limit": "Capacity limit", "description": "Description"}
+          "capacity_limit": "Capacity limit", "description": "Description", "capacity_pool": "Pool",
+          "dedicated_channels": "Dedicated channels", "next_capacity_mode": "Next capacity mode",
+          "next_monthly_price_minor": "Next monthly price"}
 
 
 @dataclass
@@ -38,7 +40,7 @@ def changes(batch: Batch, item: BatchItem) -> list[Change]:
 
 def moved_from(batch: Batch, item: BatchItem) -> str | None:
     """The route a changed number leaves ("moved from {route}"), for route actions."""
-    routes = [c for c in action_for(batch).writes if c in NAMED and c != "capacity_group_id"]
+    routes = [c for c in action_for(batch).writes if c in ("voice_route_id", "sms_route_id")]
     return next(((item.before or {}).get(history_key(c)) for c in routes
                  if (item.before or {}).get(c) is not None and (item.before or {}).get(c) != (item.after or {}).get(c)),
                 None)

@@ -2,11 +2,13 @@
 summary page B-000123, confirm, exclude errors, undo with its own preview, CSV, and the Batches
 list. Admins and operators act; viewers see summaries (access.md)."""
 import json
+from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, flash, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, flash, g, request, stream_with_context, url_for
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
-from did_app import csv_out, parsing
+from did_app import clock, csv_out, parsing
 from did_app.audit import Actor
 from did_app.batches import engine, queries
 from did_app.batches.actions import ACTIONS, UNDO, action_for
@@ -14,10 +16,13 @@ from did_app.db import db
 from did_app.errors import DomainError
 from did_app.htmx import redirect_to, render, wants_fragment
 from did_app.models import Batch
+from did_app.numbers import export as numbers_export
+from did_app.numbers import queries as numbers_queries
 from did_app.security import role_required
 
 bp = Blueprint("batches", __name__, url_prefix="/batches")
 CSV_COLUMNS = ("number", "outcome", "reason", "before", "after")
+EXPORT = "export"  # the menu's Export: no inputs, no preview; viewers may use it (batch.md §1, §3)
 
 
 def _batch_or_404(batch_id: int) -> Batch:
@@ -59,8 +64,15 @@ def _choose_action(values, status: int):
 # POST too: a selection of thousands of ids picked one by one is longer than a request line may be
 # (gunicorn refuses lines over 4 KB, ~500 ids), so the table sends big selections in a form body
 @bp.route("/new", methods=["GET", "POST"])
-@role_required("operator")
 def new():
+    if request.values.get("action") == EXPORT:
+        return redirect_to(url_for("batches.export", ids=request.values.get("ids", "")[:100_000],
+                                   filter=request.values.get("filter", "")[:4000]))
+    return _new_inputs()
+
+
+@role_required("operator")
+def _new_inputs():
     values = request.values
     if values.get("action") not in ACTIONS:
         return _choose_action(values, 422 if values.get("action") else 200)
@@ -73,6 +85,23 @@ def new():
         form.form_errors.append(err.message)
         return _new_page(action, form, None, 422)
     return _new_page(action, form, selected)
+
+
+@bp.get("/export.csv")
+def export():
+    """Export: the selection (ids, or the table's filter with its sort) as the numbers CSV of
+    numbers.md §7.8, streamed by numbers/export.py; an unreadable selection goes back to the table."""
+    now = clock.now()
+    try:
+        selection = _selection(request.args.get("ids"), request.args.get("filter"))
+        where = engine.selection_condition(selection, now)
+    except DomainError as err:
+        flash(err.message, "error")
+        return redirect_to(url_for("numbers.index"))
+    sort = numbers_queries.parse_view(MultiDict(parse_qsl(selection.get("filter", "")))).sort
+    filename = f"my-numbers-{now.strftime('%Y%m%d-%H%M%S')}.csv"
+    body = stream_with_context(numbers_export.generate_csv([where], sort, g.workspace.currency))
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.post("")

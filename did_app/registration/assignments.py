@@ -205,7 +205,8 @@ def _request_values(vr: VerificationRequest, identity: Identity, address: Addres
             "service_description": vr.service_description, "submission_count": vr.submission_count}
 
 
-def _relink(session, actor, candidates: list[Candidate], vr: VerificationRequest, identity: Identity) -> None:
+def _relink(session, actor, candidates: list[Candidate], vr: VerificationRequest, identity: Identity,
+            batch_id: int | None = None) -> None:
     """Point the numbers at the identity and the request (set-based), with their history rows."""
     now = clock.now()
     for chunk in chunked([c.id for c in candidates]):
@@ -217,10 +218,10 @@ def _relink(session, actor, candidates: list[Candidate], vr: VerificationRequest
         action="number.details_assigned", object_type="number", object_id=c.id, object_label=c.number,
         before={"verification": c.old_reference} if c.old_reference else None,
         after={"identity": identity.display_name, "verification": vr.reference},
-        note=f"Submitted for review as {vr.reference}") for c in candidates])
+        note=f"Submitted for review as {vr.reference}") for c in candidates], batch_id=batch_id)
 
 
-def _note_lost_numbers(actor, candidates: list[Candidate]) -> None:
+def _note_lost_numbers(actor, candidates: list[Candidate], batch_id: int | None = None) -> None:
     """A rejected request that loses numbers to a new assignment says so in its own history."""
     lost: dict[tuple[int, str], list[str]] = {}
     for c in candidates:
@@ -229,7 +230,16 @@ def _note_lost_numbers(actor, candidates: list[Candidate]) -> None:
     audit.record_many(actor, [dict(
         action="verification.numbers_removed", object_type="verification_request", object_id=rid,
         object_label=ref or str(rid), before={"numbers": numbers[:100], "count": len(numbers)},
-        note="Assigned to a new request") for (rid, ref), numbers in lost.items()])
+        note="Assigned to a new request") for (rid, ref), numbers in lost.items()], batch_id=batch_id)
+
+
+def checked_inputs(session, identity_id: int | None, address_id: int | None,
+                   service_description: str | None) -> tuple[Identity, Address, str | None]:
+    """The chosen identity, its address and the cleaned description, or DomainError(field) with
+    submit's message (the batch action checks its inputs with this before its preview)."""
+    description = _description(service_description)
+    identity, address = _picked(session, identity_id, address_id)
+    return identity, address, description
 
 
 def submit(actor, numbers: list[str], *, identity_id: int | None, address_id: int | None,
@@ -241,27 +251,37 @@ def submit(actor, numbers: list[str], *, identity_id: int | None, address_id: in
     Re-checks eligibility and the requirement's checklist. Raises DomainError when no number is
     eligible, when they span several countries or types, or when the address is not the
     identity's; ChecklistFailed when an item fails. Returns the request and its numbers."""
-    description = _description(service_description)
+    _description(service_description)  # an over-long text is refused before the transaction
     with write_transaction() as session:
-        elig = _eligibility(session, numbers, lock=True)
-        if elig.refusal:
-            raise DomainError(elig.refusal)
-        if not elig.eligible:
-            raise DomainError(NOTHING_ELIGIBLE if numbers else NO_NUMBERS)
-        identity, address = _picked(session, identity_id, address_id)
-        _passing(session, requirement_for(elig.country, elig.number_type), identity, address, elig.place,
-                 description)
-        vr = VerificationRequest(identity_id=identity.id, address_id=address.id, country=elig.country,
-                                 number_type=elig.number_type, status="pending", service_description=description,
-                                 submitted_at=clock.now(), submitted_by=actor.user_id, submission_count=1)
-        session.add(vr)
-        session.flush()
-        vr.reference = f"VR-{vr.id:06d}"
-        _link_proofs(session, vr.id, identity, address)
-        _note_lost_numbers(actor, elig.eligible)
-        _relink(session, actor, elig.eligible, vr, identity)
-        audit.record(actor, "verification.submitted", "verification_request", vr.id, vr.reference,
-                     after={**_request_values(vr, identity, address), "numbers": len(elig.eligible)})
+        return submit_in(session, actor, numbers, identity_id=identity_id, address_id=address_id,
+                         service_description=service_description)
+
+
+def submit_in(session, actor, numbers: list[str], *, identity_id: int | None, address_id: int | None,
+              service_description: str | None = None, batch_id: int | None = None
+              ) -> tuple[VerificationRequest, list[str]]:
+    """submit() in the caller's transaction (a batch's apply), its history rows carrying `batch_id`."""
+    description = _description(service_description)
+    elig = _eligibility(session, numbers, lock=True)
+    if elig.refusal:
+        raise DomainError(elig.refusal)
+    if not elig.eligible:
+        raise DomainError(NOTHING_ELIGIBLE if numbers else NO_NUMBERS)
+    identity, address = _picked(session, identity_id, address_id)
+    _passing(session, requirement_for(elig.country, elig.number_type), identity, address, elig.place,
+             description)
+    vr = VerificationRequest(identity_id=identity.id, address_id=address.id, country=elig.country,
+                             number_type=elig.number_type, status="pending", service_description=description,
+                             submitted_at=clock.now(), submitted_by=actor.user_id, submission_count=1)
+    session.add(vr)
+    session.flush()
+    vr.reference = f"VR-{vr.id:06d}"
+    _link_proofs(session, vr.id, identity, address)
+    _note_lost_numbers(actor, elig.eligible, batch_id)
+    _relink(session, actor, elig.eligible, vr, identity, batch_id)
+    audit.record(actor, "verification.submitted", "verification_request", vr.id, vr.reference,
+                 after={**_request_values(vr, identity, address), "numbers": len(elig.eligible)},
+                 batch_id=batch_id)
     return vr, [c.number for c in elig.eligible]
 
 

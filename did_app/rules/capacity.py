@@ -129,3 +129,13 @@ def join_group_refusals_sql(group: CapacityGroup, pool: CapacityPool) -> list[tu
                               sa.String()) + Number.country + sa.literal(".", sa.String()))
     return [(Number.allow_additional_channels.is_(False), "This number cannot take additional channels."),
             (sa.not_(covers), not_covered)]
+
+
+def dedicated_refusals_sql(pool: CapacityPool) -> list[tuple]:
+    """dedicated_refusal()'s per-number checks as SQL over `number` (the pool's free channels are
+    a check on the whole batch): (condition, message) pairs in the same order and words."""
+    covers = sa.exists().where(CapacityPoolCountry.pool_id == pool.id, CapacityPoolCountry.country == Number.country)
+    not_covered = sa.literal(f"Pool {pool.name} does not cover ", sa.String()) + Number.country + sa.literal(
+        ".", sa.String())
+    return [(Number.allow_additional_channels.is_(False), "This number cannot take additional channels."),
+            (sa.not_(covers), not_covered)]

@@ -20,11 +20,12 @@ from did_app.batches.sql import differs, json_get, json_object, json_pick, typed
 from did_app.db import db
 from did_app.errors import DomainError
 from did_app.form_fields import AttachMixin, CleanText
-from did_app.models import AuditEvent, BatchItem, CapacityGroup, Number, SmsRoute, VoiceRoute
+from did_app.models import AuditEvent, BatchItem, CapacityGroup, CapacityPool, Number, SmsRoute, VoiceRoute
 from did_app.rules import status
 
 # columns that hold an id: history shows the name under the key without "_id" (as numbers/edits.py)
-NAMED = {"voice_route_id": VoiceRoute, "sms_route_id": SmsRoute, "capacity_group_id": CapacityGroup}
+NAMED = {"voice_route_id": VoiceRoute, "sms_route_id": SmsRoute, "capacity_group_id": CapacityGroup,
+         "capacity_pool_id": CapacityPool}
 EXCLUDED = "Excluded after error"
 
 
@@ -113,6 +114,15 @@ class Action:
 
     def balance_error(self, total_cost: int) -> str | None:
         """A batch-level error of paid actions ("Balance {b} is short of {total}.")."""
+        return None
+
+    def batch_error(self, batch) -> str | None:
+        """The preview's batch-level error, read after its items are written: a short balance by
+        default; an action with another whole-batch limit (a pool's free channels) overrides it."""
+        return self.balance_error(batch.total_cost_minor)
+
+    def undo_refusal(self, batch) -> str | None:
+        """Today's constraints an undo of `batch` must also meet (a pool's free channels), or None."""
         return None
 
     # ---- set-based work ------------------------------------------------------------------------

@@ -32,16 +32,16 @@ def _on_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
-def _bulk_numbers(count: int) -> list[int]:
+def _bulk_numbers(count: int, area: str = "212") -> list[int]:
     """`count` live US numbers without routes, inserted set-based (the factory commits one by one)."""
     now = clock.now()
-    rows = [dict(number=f"+1212{i:07d}", country="US", region="NY", city="New York", number_type="local",
+    rows = [dict(number=f"+1{area}{i:07d}", country="US", region="NY", city="New York", number_type="local",
                  features=1, capacity_mode="two_included", channels_included=2, monthly_price_minor=150,
                  expires_at=now + timedelta(days=20)) for i in range(count)]
     db.session.execute(sa.insert(Number), rows)
-    status.recompute(Number.number.like("+1212%"))
+    status.recompute(Number.number.like(f"+1{area}%"))
     db.session.commit()
-    return db.session.scalars(sa.select(Number.id).where(Number.number.like("+1212%")).order_by(Number.id)).all()
+    return db.session.scalars(sa.select(Number.id).where(Number.number.like(f"+1{area}%")).order_by(Number.id)).all()
 
 
 def _preview_route(ids, trunk):
@@ -247,9 +247,9 @@ def test_a_stale_batch_above_the_inline_limit_is_refused_in_the_request(ctx, app
     assert _batch(batch.id).status == "previewed" and _routed(trunk) == 0
 
 
-def _crashed_batch(trunk, applied: int) -> Batch:
+def _crashed_batch(trunk, applied: int, area: str = "212") -> Batch:
     """A batch as a crash leaves it: `applying`, its first `applied` items written long ago."""
-    batch = _preview_route(_bulk_numbers(10), trunk)
+    batch = _preview_route(_bulk_numbers(10, area), trunk)
     items = db.session.scalars(sa.select(BatchItem.id).where(BatchItem.batch_id == batch.id)
                                .order_by(BatchItem.id)).all()
     db.session.execute(sa.update(BatchItem).where(BatchItem.id.in_(items[:applied])).values(version_after=2))
@@ -278,3 +278,32 @@ def test_an_apply_still_making_progress_is_not_failed(ctx, app):
     assert engine.recover_interrupted() == 0
     assert _batch(batch.id).status == "applying"
     assert engine.progress(batch.id) == (4, 10)
+
+
+# ---- over HTTP: the summary page polls the progress of a background apply ------------------------
+
+def test_the_summary_page_shows_progress_and_then_the_summary(app, client):
+    from tests.conftest import csrf_from, login
+    app.config.update(BATCH_CHUNK_SIZE=3, BATCH_INLINE_MAX=5)
+    with app.app_context():
+        trunk = f.make_voice_trunk(name="sip-main")
+        batch_id = _preview_route(_bulk_numbers(10), trunk).id
+        crashed = _crashed_batch(trunk, 0, area="646").id
+        db.session.execute(sa.update(Batch).where(Batch.id == crashed).values(applied_at=clock.now()))
+        db.session.commit()
+    login(client, "operator")
+    # an apply in progress (another worker's): the page shows the bar, polled once a second
+    page = client.get(f"/batches/{crashed}").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in page and "0 of 10 numbers applied." in page and "<progress" in page
+    poll = client.get(f"/batches/{crashed}/progress", headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and 'id="batch-progress"' in poll.get_data(as_text=True)
+    assert client.get(f"/batches/{crashed}/progress").status_code == 303  # not htmx: the page itself
+    token = csrf_from(client.get(f"/batches/{batch_id}").get_data(as_text=True))
+    confirmed = client.post(f"/batches/{batch_id}/confirm", data={"csrf_token": token})
+    assert confirmed.status_code == 303
+    with app.app_context():
+        engine.wait_for_background(batch_id, 60)
+    done = client.get(f"/batches/{batch_id}/progress", headers={"HX-Request": "true"})
+    assert done.headers["HX-Redirect"].endswith(f"/batches/{batch_id}")
+    summary = client.get(f"/batches/{batch_id}").get_data(as_text=True)
+    assert "Applying 10 numbers…" in summary and "Applied" in summary and "10 changed" in summary

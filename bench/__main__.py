@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import data, datasette, explain, measures, scheduler_tick, soak
+from bench import batches, data, datasette, explain, measures, scheduler_tick, soak
 from bench.client import Client
 from bench.machine import CpuWatch
 from bench.server import EMAIL, PASSWORD, REPO, BenchError, Gunicorn, Workspace
@@ -97,6 +97,10 @@ def run_http(server: Gunicorn, ds, con, args, inputs: dict) -> tuple[list[Result
     _step(f"B9 throughput, 8 clients for {args.throughput_seconds:.0f} s …")
     out.append(measures.b9_throughput(client, 8, args.throughput_seconds))
     out.append(measures.b10_memory(server))
+    _step("B5, B5c, B11 batches (after B10: a 100,000-number batch is not part of the memory bar's run) …")
+    out.append(batches.b5_batch(client, inputs["batch"]))
+    out.append(batches.b5_concurrent(client, inputs["batch"]))
+    out.append(batches.b11_all(client, inputs["batch"]))
     if args.soak:
         _step(f"B10s soak: mixed traffic, {soak.CLIENTS} clients for {args.soak:.0f} s …")
         out.append(soak.b10s_soak(client, server, inputs, args.soak, args.seed))
@@ -133,12 +137,6 @@ def profile_rows(profiles) -> list[Result]:
                           f"{p.request_ms:.1f} ms, SQL {p.sql_ms:.1f} ms{slow}", "diagnosis", None,
                           p.as_dict()))
     return out
-
-
-NOT_BUILT = [
-    Result("B5", "Batch assign voice trunk, 10,000 numbers", "not measured (no batch in the app yet)",
-           "≤ 1.5 s", None),
-]
 
 
 def print_table(results: list[Result], machine: dict) -> None:
@@ -193,7 +191,8 @@ def main(argv=None) -> int:
         count = con.execute("SELECT count(*) FROM number").fetchone()[0]
         info["numbers_in_database"] = count
         inputs = {"count": count, "b2": data.pick_b2_filter(con), "b3": data.paste_list(con, rng),
-                  "b8": data.details_sample(con, rng, 40), "b4": data.inline_edit_target(con)}
+                  "b8": data.details_sample(con, rng, 40), "b4": data.inline_edit_target(con),
+                  "batch": batches.pick_target(con)}
         if not args.no_datasette:
             _step(f"Datasette {datasette.VERSION} (throwaway venv {datasette.VENV}) …")
             exe, ds_note = datasette.ensure_installed()
@@ -212,7 +211,7 @@ def main(argv=None) -> int:
                 ds.stop()
             server.stop()
         _step("B7 one flask tick with 5% due, on a backup copy …")
-        results += http_results + comparisons(compared, ds_note) + [scheduler_tick.b7_tick(ws, count)] + NOT_BUILT
+        results += http_results + comparisons(compared, ds_note) + [scheduler_tick.b7_tick(ws, count)]
         _step("SQL profile of B1, B2, B3, B8 (in-process) …")
         profiles = explain.profile(ws.db, explain.default_pages(ws.db, args.seed))
         con.close()

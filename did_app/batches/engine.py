@@ -2,16 +2,19 @@
 each (confirm: the claim, then the apply). Outcomes, applies, history and undo are set-based
 statements of the action (actions/base.py); nothing here loops over numbers.
 """
+import logging
 import secrets
+import threading
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
+from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from did_app import clock
 from did_app.batches.actions import ACTIONS, UNDO, Action, action_for
-from did_app.batches.actions.base import EXCLUDED, NAMED, history_key, stored
+from did_app.batches.actions.base import EXCLUDED, NAMED, history_key, stored, within_chunk
 from did_app.batches.sql import json_get
 from did_app.db import db, write_transaction
 from did_app.errors import DomainError
@@ -27,6 +30,7 @@ EXPIRED = "This preview has expired. Preview again."
 ALREADY_APPLYING = "This batch is already being applied."
 STALE = "{k} numbers changed since the preview. Review again."
 NOT_FOUND = "That batch does not exist."
+log = logging.getLogger(__name__)
 
 
 class BatchNotFound(DomainError):
@@ -164,37 +168,199 @@ def exclude_errors(actor, batch_id: int) -> Batch:
 
 
 def confirm(actor, batch_id: int) -> Batch:
-    """Apply a previewed batch, all or nothing (batch.md §2 "Confirm").
+    """Apply a previewed batch (batch.md §2 "Confirm", §5 "Large applies").
 
     First the move previewed → applying is committed by a conditional update, so a second confirm
     gets "This batch is already being applied."; a preview older than 30 minutes gets "This preview
-    has expired. Preview again." Then one transaction re-checks every change item (its number
-    exists, the action's fields hold the previewed values, it is still eligible); if any differs
-    nothing is written, the batch is previewed again and DomainError "{k} numbers changed since the
-    preview. Review again." is raised. Otherwise the changes, status, history and each item's
-    version_after are written and the batch is `applied`. Errors in the preview refuse it.
+    has expired. Preview again." Errors in the preview refuse it. Then every change item is
+    re-checked (its number exists, the action's fields hold the previewed values, it is still
+    eligible); if any differs nothing is written, the batch is previewed again and DomainError
+    "{k} numbers changed since the preview. Review again." is raised. Otherwise the changes,
+    history and each item's version_after are written and the batch is `applied`.
+
+    Up to BATCH_INLINE_MAX (20,000) changes apply here, in the request; a larger batch applies in
+    a background thread of this process and is returned still `applying` (its page polls
+    progress()). On SQLite the apply runs in transactions of BATCH_CHUNK_SIZE (20,000) items:
+    a failure after the first chunk leaves the batch `failed` with its applied part undoable.
     """
     _claim(batch_id)
+    batch = db.session.get(Batch, batch_id)
+    if batch.change_count <= _setting("BATCH_INLINE_MAX"):
+        _apply(actor, batch_id)
+        return batch
     try:
-        with write_transaction() as session:
-            batch = _load(session, batch_id)
-            action = action_for(batch)
-            stale = session.scalar(sa.select(sa.func.count()).select_from(BatchItem).outerjoin(
-                Number, Number.id == BatchItem.number_id).where(
-                BatchItem.batch_id == batch.id, BatchItem.outcome == "change", action.stale_condition(batch.params)))
-            if stale:
-                raise _Stale(stale)
-            now = clock.now()
-            action.apply(batch.id, actor, now, action.note(batch.params))
-            batch.status, batch.applied_at = "applied", now
+        # refused here, before the thread starts, so the stale message reaches the person confirming
+        stale = _stale_count(batch, action_for(batch))
+        if stale:
+            raise _Stale(stale)
     except _Stale as err:
-        with write_transaction() as session:
-            _classify_again(_load(session, batch_id))
+        _preview_again(batch_id)
         raise DomainError(STALE.format(k=f"{err.count:,}")) from None
     except BaseException:
-        _release(batch_id, "previewed")  # nothing was written: the preview stands
+        _release(batch_id, "previewed")
         raise
+    db.session.rollback()  # the thread writes; this request's read transaction ends here
+    _start_background(actor, batch_id)
     return batch
+
+
+DEFAULTS = {"BATCH_INLINE_MAX": 20_000, "BATCH_CHUNK_SIZE": 20_000, "BATCH_STALL_SECONDS": 120}
+
+
+def _setting(key: str) -> int:
+    return int(current_app.config.get(key) or DEFAULTS[key])
+
+
+def _stale_count(batch: Batch, action: Action, bounds=None) -> int:
+    """How many change items (all, or those with ids within `bounds`) no longer hold."""
+    where = [BatchItem.batch_id == batch.id, BatchItem.outcome == "change", action.stale_condition(batch.params)]
+    if bounds is not None:
+        where.append(BatchItem.id.between(*bounds))
+    return db.session.scalar(sa.select(sa.func.count()).select_from(BatchItem).outerjoin(
+        Number, Number.id == BatchItem.number_id).where(*where))
+
+
+def _chunks(batch_id: int) -> list:
+    """(first, last) item ids of each transaction's items: one chunk on PostgreSQL, chunks of
+    BATCH_CHUNK_SIZE change items on SQLite, whose one writer holds its lock for a transaction."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return [None]
+    size = _setting("BATCH_CHUNK_SIZE")
+    ids = db.session.scalars(sa.select(BatchItem.id).where(
+        BatchItem.batch_id == batch_id, BatchItem.outcome == "change").order_by(BatchItem.id)).all()
+    if len(ids) <= size:
+        return [None]
+    return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+
+
+def _apply(actor, batch_id: int) -> None:
+    """Apply a claimed batch chunk by chunk. The first chunk re-checks every item, each later one
+    its own; the batch stays `applying` (applied_at marks the last commit) until the last."""
+    chunks = _chunks(batch_id)
+    db.session.rollback()
+    for index, bounds in enumerate(chunks):
+        try:
+            with write_transaction() as session:
+                batch = _load(session, batch_id)
+                action = action_for(batch)
+                stale = _stale_count(batch, action, None if index == 0 else bounds)
+                if stale:
+                    raise _Stale(stale)
+                now = clock.now()
+                with within_chunk(bounds):
+                    action.apply(batch.id, actor, now, action.note(batch.params))
+                batch.applied_at = now
+                if index == len(chunks) - 1:
+                    batch.status = "applied"
+        except _Stale as err:
+            message = STALE.format(k=f"{err.count:,}")
+            if index == 0:
+                _preview_again(batch_id)
+            else:
+                _fail(batch_id, message)
+            raise DomainError(message) from None
+        except BaseException:
+            if index == 0:
+                _release(batch_id, "previewed")  # nothing was written: the preview stands
+            else:
+                _fail(batch_id, "An error stopped the apply.")
+            raise
+
+
+def _preview_again(batch_id: int) -> None:
+    with write_transaction() as session:
+        batch = _load(session, batch_id)
+        _classify_again(batch)
+        batch.applied_at = None
+
+
+def applied_count(batch_id: int) -> int:
+    """How many change items are written: each gets its version_after in its chunk's transaction."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(BatchItem).where(
+        BatchItem.batch_id == batch_id, BatchItem.outcome == "change", BatchItem.version_after.is_not(None)))
+
+
+def _fail(batch_id: int, why: str) -> None:
+    """A stopped apply: `failed`, saying what the committed chunks applied (undo takes that part)."""
+    with write_transaction() as session:
+        batch = _load(session, batch_id)
+        if batch.status != "applying":
+            return
+        applied = applied_count(batch_id)
+        batch.status = "failed"
+        batch.message = (f"{why} {applied:,} of {batch.change_count:,} numbers were applied; "
+                         f"the other {batch.change_count - applied:,} are unchanged.")[:1000]
+        if not applied:
+            batch.applied_at = None
+
+
+# ---- background applies (batch.md §5 "Decide") -----------------------------------------------
+
+_THREADS: dict[int, threading.Thread] = {}
+_recovered = False
+
+
+def _start_background(actor, batch_id: int) -> None:
+    app = current_app._get_current_object()  # noqa: SLF001 (the thread needs the app itself)
+
+    def run():
+        with app.app_context():
+            try:
+                _apply(actor, batch_id)
+            except DomainError:
+                pass  # the batch says it: previewed again, or failed with what applied
+            except Exception:
+                log.exception("batch %s: the background apply stopped", batch_id)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run, name=f"batch-{batch_id}", daemon=True)
+    _THREADS[batch_id] = thread
+    thread.start()
+
+
+def wait_for_background(batch_id: int, timeout: float | None = None) -> None:
+    """Block until this process's apply of `batch_id` ends (tests and the benchmark)."""
+    thread = _THREADS.pop(batch_id, None)
+    if thread is not None:
+        thread.join(timeout)
+
+
+def progress(batch_id: int) -> tuple[int, int]:
+    """(applied, to apply) of a batch, read from the database, so any worker answers the poll."""
+    batch = _load(db.session, batch_id)
+    if batch.status == "applying":
+        recover_interrupted()
+        db.session.refresh(batch)
+    return applied_count(batch_id), batch.change_count
+
+
+def recover_interrupted() -> int:
+    """Mark `failed` every batch left `applying` by a process that stopped: no commit for
+    BATCH_STALL_SECONDS (a chunk commits within seconds). Runs on the first request of each
+    process and on every progress poll. Returns how many it marked."""
+    now = clock.now()
+    stall = timedelta(seconds=_setting("BATCH_STALL_SECONDS"))
+    ids = db.session.scalars(sa.select(Batch.id).where(Batch.status == "applying", sa.or_(
+        Batch.applied_at.is_(None), Batch.applied_at < now - stall))).all()
+    db.session.rollback()
+    for batch_id in ids:
+        if batch_id not in _THREADS or not _THREADS[batch_id].is_alive():
+            _fail(batch_id, "The apply was interrupted.")
+    return len(ids)
+
+
+def recover_on_first_request() -> None:
+    """The next start after a crash: the first request of each process recovers stopped applies."""
+    global _recovered
+    if _recovered:
+        return
+    _recovered = True
+    try:
+        recover_interrupted()
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        log.exception("batches: could not check for interrupted applies")
 
 
 def _claim(batch_id: int) -> None:
@@ -205,9 +371,10 @@ def _claim(batch_id: int) -> None:
             batch.status = "expired"
         elif batch.status == "previewed" and (batch.error_count or batch.message):
             raise DomainError(f"Resolve the {batch.error_count:,} errors or exclude them.")
+        # applied_at: when the apply last made progress, until it ends (recover_interrupted)
         claimed = session.execute(sa.update(Batch).where(
             Batch.id == batch_id, Batch.status == "previewed", Batch.version == batch.version)
-            .values(status="applying", version=Batch.version + 1)
+            .values(status="applying", applied_at=now, version=Batch.version + 1)
             .execution_options(synchronize_session=False)).rowcount
     if not claimed:
         raise DomainError(EXPIRED if batch.status == "expired" else ALREADY_APPLYING)
@@ -216,10 +383,15 @@ def _claim(batch_id: int) -> None:
 def _release(batch_id: int, status: str) -> None:
     with write_transaction() as session:
         session.execute(sa.update(Batch).where(Batch.id == batch_id, Batch.status == "applying")
-                        .values(status=status, version=Batch.version + 1))
+                        .values(status=status, applied_at=None, version=Batch.version + 1))
 
 
 # ---- undo (batch.md §4) -------------------------------------------------------------------
+
+def _applied_items(batch_id: int) -> tuple:
+    """The items a batch wrote: every change of an applied batch, the committed chunks of a failed one."""
+    return BatchItem.batch_id == batch_id, BatchItem.outcome == "change", BatchItem.version_after.is_not(None)
+
 
 def undo_refusal(actor, batch: Batch, *, is_admin: bool = False) -> str | None:
     """Why `batch` can't be undone now by `actor`, or None when it can (a read)."""
@@ -230,7 +402,7 @@ def undo_refusal(actor, batch: Batch, *, is_admin: bool = False) -> str | None:
         return "Paid actions can't be undone." if action.paid else "This action can't be undone."
     if batch.status == "undone":
         return "This batch was undone."
-    if batch.status != "applied" or batch.applied_at is None:
+    if batch.status not in ("applied", "failed") or batch.applied_at is None:
         return "Only an applied batch can be undone."
     if not is_admin and batch.created_by != actor.user_id:
         return "Only the person who ran this batch or an admin can undo it."
@@ -242,7 +414,7 @@ def undo_refusal(actor, batch: Batch, *, is_admin: bool = False) -> str | None:
 
 def _changed_since(batch: Batch, action: Action) -> str | None:
     changed = (sa.select(BatchItem.number).outerjoin(Number, Number.id == BatchItem.number_id)
-               .where(BatchItem.batch_id == batch.id, BatchItem.outcome == "change", action.changed_since()))
+               .where(*_applied_items(batch.id), action.changed_since()))
     count = db.session.scalar(sa.select(sa.func.count()).select_from(changed.subquery()))
     if not count:
         return _missing_routes(batch, action) or action.undo_refusal(batch)
@@ -288,7 +460,7 @@ def undo(actor, batch_id: int, *, is_admin: bool = False) -> Batch:
             ["batch_id", "number_id", "number", "outcome", "before", "after", "cost_minor", "version_before"],
             sa.select(sa.literal(batch.id), BatchItem.number_id, BatchItem.number, BatchItem.outcome,
                       BatchItem.after, BatchItem.before, sa.literal(0), BatchItem.version_after)
-            .where(BatchItem.batch_id == original.id, BatchItem.outcome == "change")))
+            .where(*_applied_items(original.id))))
         action_for(original).apply(batch.id, actor, now, f"Undo of {original.reference}")
         _count_outcomes(batch)
         batch.status, batch.applied_at = "applied", now

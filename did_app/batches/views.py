@@ -129,7 +129,8 @@ def _page_context(batch: Batch) -> dict:
     return dict(batch=batch, action=action, tab=outcome, page=page, items=items, has_more=has_more,
                 groups=queries.reason_groups(batch.id), q=queries, actor=queries.actor_name(batch.created_by),
                 inputs=_inputs(batch), confirmation=_confirmation(batch),
-                undo_refusal=_undo_refusal(batch), undone_by=queries.undo_of(batch))
+                undo_refusal=_undo_refusal(batch), undone_by=queries.undo_of(batch),
+                applied=engine.applied_count(batch.id) if batch.status == "applying" else 0)
 
 
 def _count(batch: Batch, outcome: str) -> int:
@@ -159,9 +160,24 @@ def _show(batch: Batch, status: int = 200):
     return render("batches/show.html", "outcomes", **_page_context(batch)), status
 
 
+@bp.before_app_request
+def _recover_interrupted_applies():
+    engine.recover_on_first_request()
+
+
 @bp.get("/<int:batch_id>")
 def show(batch_id: int):
     return _show(_batch_or_404(batch_id))
+
+
+@bp.get("/<int:batch_id>/progress")
+def progress(batch_id: int):
+    """The progress bar of a background apply, polled once a second; the summary once it ends."""
+    batch = _batch_or_404(batch_id)
+    applied, _ = engine.progress(batch_id)
+    if batch.status != "applying" or not wants_fragment():
+        return redirect_to(url_for("batches.show", batch_id=batch_id))
+    return render("batches/show.html", "progress", batch=batch, applied=applied)
 
 
 def _act(batch_id: int, run, done: str):
@@ -175,6 +191,9 @@ def _act(batch_id: int, run, done: str):
         db.session.rollback()
         flash(err.message, "error")
         return _show(_batch_or_404(batch_id), 422)
+    batch = db.session.get(Batch, batch_id)
+    if batch is not None and batch.status == "applying":  # a large batch applies in the background
+        done = f"Applying {batch.change_count:,} numbers…"
     flash(done, "success")
     return redirect_to(url_for("batches.show", batch_id=batch_id))
 

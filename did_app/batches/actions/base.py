@@ -8,7 +8,13 @@ the ordered skip/error rules; `classify()` turns that into ONE `INSERT INTO batc
 FROM number` with CASE expressions. Each item stores, for every field, the value before and after
 (ids with the names beside them), so apply, the re-check, undo and history all read the item,
 never Python objects. Paid actions override `apply()` to add their ledger rows and set `cost`.
+
+`apply()` and everything it writes select their items with `change_items(batch_id)`, never with
+their own condition: a large apply on SQLite runs a chunk of items per transaction (batch.md §5),
+and the engine narrows `change_items` to the current chunk with `within_chunk()`.
 """
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -27,6 +33,25 @@ from did_app.rules import status
 NAMED = {"voice_route_id": VoiceRoute, "sms_route_id": SmsRoute, "capacity_group_id": CapacityGroup,
          "capacity_pool_id": CapacityPool}
 EXCLUDED = "Excluded after error"
+# the (first, last) batch_item ids of the chunk being applied, or None for every item
+_CHUNK: ContextVar = ContextVar("batch_chunk", default=None)
+
+
+def change_items(batch_id: int):
+    """The change items of a batch that the apply in progress writes: all, or the current chunk."""
+    mine = sa.and_(BatchItem.batch_id == batch_id, BatchItem.outcome == "change")
+    bounds = _CHUNK.get()
+    return mine if bounds is None else sa.and_(mine, BatchItem.id.between(*bounds))
+
+
+@contextmanager
+def within_chunk(bounds):
+    """Narrow change_items() to the items with ids in `bounds` (first, last) for the block."""
+    token = _CHUNK.set(bounds)
+    try:
+        yield
+    finally:
+        _CHUNK.reset(token)
 
 
 def history_key(column: str) -> str:
@@ -173,7 +198,7 @@ class Action:
     def apply(self, batch_id: int, actor, now, note: str | None) -> None:
         """Write each change item's `after` onto its number (UPDATE … FROM batch_item), bump the
         version, recompute status set-based, write history and the items' version_after."""
-        mine = sa.and_(BatchItem.batch_id == batch_id, BatchItem.outcome == "change")
+        mine = change_items(batch_id)
         values = {c: stored(BatchItem.after, c) for c in self.writes}
         db.session.execute(sa.update(Number).where(Number.id == BatchItem.number_id, mine).values(
             **values, version=Number.version + 1, updated_at=now, updated_by=actor.user_id)
@@ -201,7 +226,7 @@ class Action:
             typed("number.updated", sa.String()), typed("number", sa.String()), BatchItem.number_id,
             BatchItem.number, json_pick(before), json_pick(after), typed(batch_id, sa.Integer()),
             typed(note, sa.String()), typed(ip, sa.String()), typed(request_id, sa.String()),
-        ).where(BatchItem.batch_id == batch_id, BatchItem.outcome == "change").order_by(BatchItem.id)
+        ).where(change_items(batch_id)).order_by(BatchItem.id)
         db.session.execute(sa.insert(AuditEvent).from_select(
             ["at", "actor_id", "actor_label", "source", "action", "object_type", "object_id", "object_label",
              "before", "after", "batch_id", "note", "ip", "request_id"], select))

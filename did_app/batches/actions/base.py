@@ -17,7 +17,7 @@ from wtforms import HiddenField
 
 from did_app import audit
 from did_app.batches.sql import differs, json_get, json_object, json_pick, typed
-from did_app.db import db
+from did_app.db import UTCDateTime, db
 from did_app.errors import DomainError
 from did_app.form_fields import AttachMixin, CleanText
 from did_app.models import AuditEvent, BatchItem, CapacityGroup, Number, SmsRoute, VoiceRoute
@@ -37,6 +37,8 @@ def column_type(column: str):
     kind = Number.__table__.c[column].type
     if isinstance(kind, sa.Boolean):
         return sa.Boolean()
+    if isinstance(kind, UTCDateTime):
+        return sa.DateTime(timezone=True)  # ISO text in the JSON; PostgreSQL casts it back
     return sa.BigInteger() if isinstance(kind, sa.Integer) else sa.String()
 
 
@@ -103,6 +105,14 @@ class Action:
     def confirmation(self, count: int, params: dict) -> str:
         raise NotImplementedError
 
+    def confirmation_for(self, batch) -> str:
+        """The confirmation text of a previewed batch (paid actions add its total cost)."""
+        return self.confirmation(batch.change_count, batch.params)
+
+    def needs_typing(self, count: int) -> bool:
+        """Destructive actions ask the user to type the number of changes first (batch.md §2)."""
+        return False
+
     def inputs(self, params: dict) -> str:
         """The inputs in words, for the summary and the Batches page."""
         raise NotImplementedError
@@ -113,6 +123,10 @@ class Action:
 
     def balance_error(self, total_cost: int) -> str | None:
         """A batch-level error of paid actions ("Balance {b} is short of {total}.")."""
+        return None
+
+    def undo_refusal(self, batch) -> str | None:
+        """Today's constraints an undo of `batch` must meet beyond "unchanged since" (batch.md §4)."""
         return None
 
     # ---- set-based work ------------------------------------------------------------------------

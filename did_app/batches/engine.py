@@ -398,8 +398,10 @@ def undo_refusal(actor, batch: Batch, *, is_admin: bool = False) -> str | None:
     if batch.action == UNDO:
         return "An undo can't be undone."
     action = action_for(batch)
-    if action.paid or not action.undoable:
-        return "Paid actions can't be undone." if action.paid else "This action can't be undone."
+    if action.paid and (batch.total_cost_minor or not action.undoable):
+        return "Paid actions can't be undone."
+    if not action.undoable:
+        return "This action can't be undone."
     if batch.status == "undone":
         return "This batch was undone."
     if batch.status not in ("applied", "failed") or batch.applied_at is None:
@@ -409,7 +411,7 @@ def undo_refusal(actor, batch: Batch, *, is_admin: bool = False) -> str | None:
     hours = current_workspace().undo_window_hours
     if clock.now() >= batch.applied_at + timedelta(hours=hours):
         return f"Undo was available for {hours} hours after the batch applied."
-    return _changed_since(batch, action)
+    return _changed_since(batch, action) or action.undo_refusal(batch)
 
 
 def _changed_since(batch: Batch, action: Action) -> str | None:

@@ -94,6 +94,8 @@ def _get_pg(element, compiler, **kw):
         return f"CAST({text} AS BIGINT)"
     if isinstance(element.type, sa.Boolean):
         return f"CAST({text} AS BOOLEAN)"
+    if isinstance(element.type, sa.DateTime):
+        return f"CAST({text} AS TIMESTAMP WITH TIME ZONE)"
     return text
 
 

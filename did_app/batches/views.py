@@ -147,7 +147,7 @@ def _inputs(batch: Batch) -> str:
 def _confirmation(batch: Batch) -> str | None:
     if batch.status != "previewed" or batch.action == UNDO:
         return None
-    return ACTIONS[batch.action].confirmation(batch.change_count, batch.params)
+    return ACTIONS[batch.action].confirmation_for(batch)
 
 
 def _undo_refusal(batch: Batch) -> str | None:
@@ -156,8 +156,8 @@ def _undo_refusal(batch: Batch) -> str | None:
     return engine.undo_refusal(Actor.current(), batch, is_admin=current_user.role == "admin")
 
 
-def _show(batch: Batch, status: int = 200):
-    return render("batches/show.html", "outcomes", **_page_context(batch)), status
+def _show(batch: Batch, status: int = 200, **extra):
+    return render("batches/show.html", "outcomes", **_page_context(batch), **extra), status
 
 
 @bp.before_app_request
@@ -201,7 +201,21 @@ def _act(batch_id: int, run, done: str):
 @bp.post("/<int:batch_id>/confirm")
 @role_required("operator")
 def confirm(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    refusal = _typing_refusal(batch, request.form.get("typed_count", ""))
+    if refusal:
+        return _show(batch, 422, typing_error=refusal)
     return _act(batch_id, engine.confirm, "Batch applied.")
+
+
+def _typing_refusal(batch: Batch, typed: str) -> str | None:
+    """Destructive batches over 10 numbers: the typed count must be the number of changes."""
+    if batch.status != "previewed" or batch.action == UNDO or not ACTIONS[batch.action].needs_typing(
+            batch.change_count):
+        return None
+    if typed.strip().replace(",", "") == str(batch.change_count):
+        return None
+    return f"Type {batch.change_count:,} to confirm."
 
 
 @bp.post("/<int:batch_id>/exclude-errors")

@@ -51,11 +51,12 @@ def _snapshot(session, ids: list[int]) -> list[dict]:
 
 
 def release_numbers(session, actor, number_ids, reason: str, *, refund: bool = False,
-                    condition=None) -> list[int]:
+                    condition=None, batch_id: int | None = None) -> list[int]:
     """Release the numbers among `number_ids` that still exist (and still satisfy `condition`,
     an extra WHERE clause on Number, so a job's re-run or a racing process releases nothing twice).
 
     With `refund`, each one's net paid comes back as one `refund` ledger row keyed `refund:{id}`.
+    A batch passes its `batch_id` for its ledger and history rows.
     Returns the ids released.
     """
     if reason not in REASONS:
@@ -76,7 +77,7 @@ def release_numbers(session, actor, number_ids, reason: str, *, refund: bool = F
         if refund:
             ledger.post(session, "refund", [
                 ledger.Entry(refunds.get(r["id"], 0), number_id=r["id"], number=r["number"],
-                             idempotency_key=f"refund:{r['id']}", note=REASONS[reason])
+                             idempotency_key=f"refund:{r['id']}", note=REASONS[reason], batch_id=batch_id)
                 for r in rows], actor)
         session.execute(sa.insert(ReleasedNumber), [dict(
             number=r["number"], country=r["country"], region=r["region"], city=r["city"],
@@ -89,7 +90,7 @@ def release_numbers(session, actor, number_ids, reason: str, *, refund: bool = F
         audit.record_many(actor, [dict(
             action="number.released", object_type="number", object_id=r["id"], object_label=r["number"],
             before={"status": "in inventory"}, after={"status": "released", "reason": reason},
-            note=f"Released: {REASONS[reason]}") for r in rows])
+            note=f"Released: {REASONS[reason]}") for r in rows], batch_id=batch_id)
         # the same predicate as the copy: a row that stopped qualifying is not deleted
         deleted = session.execute(sa.delete(Number).where(Number.id.in_(ids), *where[1:])
                                   .execution_options(synchronize_session=False))

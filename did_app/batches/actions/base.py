@@ -23,7 +23,7 @@ from wtforms import HiddenField
 
 from did_app import audit
 from did_app.batches.sql import differs, json_get, json_object, json_pick, typed
-from did_app.db import db
+from did_app.db import UTCDateTime, db
 from did_app.errors import DomainError
 from did_app.form_fields import AttachMixin, CleanText
 from did_app.models import AuditEvent, BatchItem, CapacityGroup, CapacityPool, Number, SmsRoute, VoiceRoute
@@ -63,6 +63,8 @@ def column_type(column: str):
     kind = Number.__table__.c[column].type
     if isinstance(kind, sa.Boolean):
         return sa.Boolean()
+    if isinstance(kind, UTCDateTime):
+        return sa.DateTime(timezone=True)  # ISO text in the JSON; PostgreSQL casts it back
     return sa.BigInteger() if isinstance(kind, sa.Integer) else sa.String()
 
 
@@ -128,6 +130,14 @@ class Action:
 
     def confirmation(self, count: int, params: dict) -> str:
         raise NotImplementedError
+
+    def confirmation_for(self, batch) -> str:
+        """The confirmation text of a previewed batch (paid actions add its total cost)."""
+        return self.confirmation(batch.change_count, batch.params)
+
+    def needs_typing(self, count: int) -> bool:
+        """Destructive actions ask the user to type the number of changes first (batch.md §2)."""
+        return False
 
     def inputs(self, params: dict) -> str:
         """The inputs in words, for the summary and the Batches page."""

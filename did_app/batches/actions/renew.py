@@ -1,0 +1,116 @@
+"""Renew (batch.md §3): live, awaiting and expired numbers renew for 1, 3, 6, 12 or 24 months at
+months × the next month's price (lifecycle.md §5 manual renewal); cancelled and porting numbers
+are skipped. One `manual_renewal` ledger row and one "number.renewed" history row per number, as
+the single-number renewal writes them, each with the batch id. Never undone."""
+import sqlalchemy as sa
+from wtforms import SelectField
+
+from did_app import audit
+from did_app.batches.actions import paid
+from did_app.batches.actions.base import InputForm, Plan, Rule
+from did_app.batches.sql import typed
+from did_app.db import db
+from did_app.errors import DomainError
+from did_app.lifecycle import ledger, periods
+from did_app.lifecycle.service import RENEW_MONTHS
+from did_app.models import Batch, Number
+from did_app.rules import renewal
+
+MONTHS_MESSAGE = "Choose 1, 3, 6, 12 or 24 months."
+_N = Number.__table__.c
+
+
+class RenewForm(InputForm):
+    months = SelectField("Months", choices=[("", "Choose…")] + [(str(m), str(m)) for m in RENEW_MONTHS],
+                         validate_choice=False)
+
+
+def _months_words(months: int) -> str:
+    return f"{months} month{'s' if months != 1 else ''}"
+
+
+class RenewAction(paid.PaidAction):
+    code, label = "renew", "Renew"
+    form = RenewForm
+    # the billing fields the renewal reads: any move makes an item stale (batch.md §5 "Decided")
+    reads = ("cancelled_at", "porting", "expires_at", "expired_at", "billing_anchor_day", "billing_cycles_count",
+             "monthly_price_minor", "next_capacity_mode", "next_monthly_price_minor")
+
+    def params_from(self, form) -> dict:
+        form.read()
+        raw = (form.months.data or "").strip()
+        return self.clean({"months": int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 2 else None})
+
+    def clean(self, params: dict) -> dict:
+        months = params.get("months")
+        if months not in RENEW_MONTHS or isinstance(months, bool):
+            raise DomainError(MONTHS_MESSAGE, "months")
+        return {"months": months}
+
+    def plan(self, params: dict) -> Plan:
+        return Plan(targets={}, rules=[
+            Rule(Number.cancelled_at.is_not(None), "skip", "Cancelled — restore first"),
+            Rule(Number.porting.is_(True), "skip", "Porting in progress"),
+        ], cost=typed(params["months"], sa.BigInteger()) * renewal.renewal_price_expr())
+
+    def confirmation(self, count: int, params: dict, total: int = 0) -> str:
+        return (f"Renew {count:,} numbers for {params['months']} months for {self.money(total)}? "
+                f"Balance after: {self.money(self.balance_after(total))}.")
+
+    def inputs(self, params: dict) -> str:
+        return _months_words(params["months"])
+
+    def apply(self, batch_id: int, actor, now, note: str | None) -> None:
+        """Charge each item's previewed cost, then move each number on by the months from its
+        expiry (from now, with a new anchor, when it had expired), switching a pending mode."""
+        months, ws = db.session.get(Batch, batch_id).params["months"], paid.workspace()
+        rows = paid.change_rows(batch_id, Number.expires_at, Number.expired_at, Number.billing_anchor_day,
+                                Number.capacity_mode, Number.channels_included, Number.monthly_price_minor,
+                                Number.next_capacity_mode, Number.next_monthly_price_minor)
+        words = _months_words(months)
+        self.post("manual_renewal", [ledger.Entry(r.cost_minor, number_id=r.number_id, number=r.number,
+                                                  batch_id=batch_id, detail={"months": months},
+                                                  note=f"Renewed for {words}") for r in rows], actor)
+        today_anchor = periods.anchor_day_of(now, ws.time_zone)
+        updates, events = [], []
+        for r in rows:
+            if r.expired_at is not None or r.expires_at is None:
+                anchor, new = today_anchor, periods.next_expiry(now, months, today_anchor, ws.time_zone)
+            else:
+                anchor, new = r.billing_anchor_day, periods.next_expiry(r.expires_at, months, r.billing_anchor_day,
+                                                                         ws.time_zone)
+            switch = paid.next_mode(r)
+            updates.append(_values(r, switch, b_id=r.number_id, expires_at=new, billing_anchor_day=anchor))
+            events.append(dict(
+                action="number.renewed", object_type="number", object_id=r.number_id, object_label=r.number,
+                before={"expires_at": paid.iso(r.expires_at), "expired_at": paid.iso(r.expired_at)},
+                after={"expires_at": paid.iso(new), "months": months, "charged": r.cost_minor,
+                       **_switch_history(switch)},
+                note=f"Manual renewal, {words}"))
+        if updates:
+            db.session.execute(sa.update(Number.__table__).where(_N.id == sa.bindparam("b_id")).values(
+                expires_at=sa.bindparam("expires_at"), expired_at=None,
+                billing_anchor_day=sa.bindparam("billing_anchor_day"), capacity_mode=sa.bindparam("capacity_mode"),
+                channels_included=sa.bindparam("channels_included"),
+                monthly_price_minor=sa.bindparam("monthly_price_minor"),
+                next_capacity_mode=sa.bindparam("next_capacity_mode"),
+                next_monthly_price_minor=sa.bindparam("next_monthly_price_minor"),
+                version=_N.version + 1, updated_at=now, updated_by=actor.user_id), updates)
+        audit.record_many(actor, events, batch_id=batch_id)
+        paid.finish(batch_id)
+
+
+def _values(row, switch: dict, **values) -> dict:
+    """Every column the renewal's UPDATE binds: the switch's, else the row's own."""
+    keep = {c: getattr(row, c) for c in ("capacity_mode", "channels_included", "monthly_price_minor",
+                                         "next_capacity_mode", "next_monthly_price_minor")}
+    return {**keep, **switch, **values}
+
+
+def _switch_history(switch: dict) -> dict:
+    if not switch:
+        return {}
+    return {"capacity_mode": switch["capacity_mode"], "monthly_price": switch["monthly_price_minor"]}
+
+
+RENEW = RenewAction()

@@ -1,9 +1,12 @@
 """Read side of batches: outcome pages, reason groups, the Batches list, the CSV stream, and each
 item's changes in words (only the fields that move, by name)."""
+import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from did_app import filters
 from did_app.batches.actions import UNDO, action_for
 from did_app.batches.actions.base import history_key
 from did_app.db import db
@@ -17,7 +20,18 @@ STATUSES = ("previewed", "applying", "applied", "failed", "undone", "expired")
 LABELS = {"voice_route": "Voice route", "sms_route": "SMS route", "capacity_group": "Capacity group",
           "capacity_limit": "Capacity limit", "description": "Description", "capacity_pool": "Pool",
           "dedicated_channels": "Dedicated channels", "next_capacity_mode": "Next capacity mode",
-          "next_monthly_price_minor": "Next monthly price"}
+          "next_monthly_price_minor": "Next monthly price", "cancelled_at": "Cancelled",
+          "expired_at": "Expired", "expires_at": "Expires", "billing_cycles_count": "Billing cycles"}
+# a timestamp as the items store it (JSON text, UTC): shown as the rest of the app shows times
+_STORED_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:?\d{2}|Z)?")
+
+
+def shown(value):
+    """An item's stored value for people: timestamps formatted, the rest as stored."""
+    if isinstance(value, str) and _STORED_TIME.fullmatch(value):
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return filters.fmt_datetime(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+    return value
 
 
 @dataclass
@@ -34,7 +48,8 @@ def changes(batch: Batch, item: BatchItem) -> list[Change]:
         before, after = (item.before or {}).get(column), (item.after or {}).get(column)
         if before != after:
             key = history_key(column)
-            out.append(Change(LABELS.get(key, key), (item.before or {}).get(key), (item.after or {}).get(key)))
+            out.append(Change(LABELS.get(key, key), shown((item.before or {}).get(key)),
+                              shown((item.after or {}).get(key))))
     return out
 
 

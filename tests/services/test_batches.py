@@ -1,12 +1,13 @@
 """The batch engine (batch.md §2, §4, §5): outcomes and reasons of each action, confirm's re-check,
 double confirm, expiry, excluding errors, undo, and parity with the single-number edits."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from did_app import audit
+from did_app import audit, filters
 from did_app.batches import engine
+from did_app.batches.queries import shown
 from did_app.configuration import profiles_service
 from did_app.db import db
 from did_app.errors import DomainError
@@ -333,3 +334,10 @@ def test_show_these_numbers_saves_a_list(ctx):
     token = engine.show_numbers(batch.id)
     saved = db.session.scalar(sa.select(SavedList).where(SavedList.token == token))
     assert sorted(saved.items) == sorted(n.number for n in numbers) and saved.source == "batch"
+
+
+def test_stored_timestamps_read_as_times_on_the_pages(ctx):
+    """A cancel's item stores `cancelled_at` as JSON text; the preview shows it as every page shows a time."""
+    assert shown("2026-11-28 12:00:00.000000") == filters.fmt_datetime(datetime(2026, 11, 28, 12, tzinfo=timezone.utc))
+    assert shown("2026-11-28T12:00:00+00:00") == filters.fmt_datetime(datetime(2026, 11, 28, 12, tzinfo=timezone.utc))
+    assert shown("Front desk") == "Front desk" and shown(12) == 12 and shown(None) is None

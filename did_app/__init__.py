@@ -16,12 +16,13 @@ from did_app.security import add_cache_headers, add_security_headers, can
 from did_app.workspace import current_workspace
 
 # endpoints reachable without a session (first run and login themselves, health, static)
-PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login", "auth.setup"}
+PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.favicon", "auth.login", "auth.setup",
+                    "calendar.feed"}
 # while "must change password" is set, the only endpoints besides the public ones (access.md §4);
 # the calendar feed is public (its own token), so it passes too
 PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.logout"}
 # the top navigation; an entry shows once its page exists
-NAV_LINKS = (("registration.identities_list", "Registration"), ("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
+NAV_LINKS = (("overview.index", "Overview"), ("registration.identities_list", "Registration"), ("configuration.trunks.index", "Trunks"), ("configuration.sms.index", "SMS trunks"),
              ("configuration.capacity.index", "Capacity"), ("configuration.profiles.index", "Profiles & rules"),
              ("billing.index", "Billing"), ("intake.orders", "Orders"), ("batches.index", "Batches"),
              ("activity.index", "Activity"))
@@ -73,16 +74,20 @@ def _register_blueprints(app: Flask) -> None:
     from did_app.auth.views import bp as auth_bp
     from did_app.batches.views import bp as batches_bp
     from did_app.billing.views import bp as billing_bp
+    from did_app.calendar.views import bp as calendar_bp
     from did_app.configuration.views import bp as configuration_bp
     from did_app.health import bp as health_bp
     from did_app.imports.views import bp as imports_bp
     from did_app.intake.views import bp as intake_bp
+    from did_app.notifications.views import bp as notifications_bp
     from did_app.numbers import template_globals
     from did_app.numbers.views import bp as numbers_bp
+    from did_app.overview.views import bp as overview_bp
     from did_app.registration.views import bp as registration_bp
 
     for bp in (auth_bp, health_bp, numbers_bp, configuration_bp, activity_bp,
-               billing_bp, intake_bp, imports_bp, registration_bp, batches_bp):
+               billing_bp, intake_bp, imports_bp, registration_bp, batches_bp, notifications_bp,
+               calendar_bp, overview_bp):
         app.register_blueprint(bp)
     template_globals.install(app)
 

@@ -23,7 +23,8 @@ import did_app.lifecycle.jobs  # noqa: F401  (binds lifecycle.jobs etc. for the 
 import did_app.notifications.jobs  # noqa: F401
 import did_app.numbers.jobs  # noqa: F401
 import did_app.registration.jobs  # noqa: F401
-from did_app import clock, lifecycle, notifications, numbers, registration
+import did_app.reminders.jobs  # noqa: F401
+from did_app import clock, lifecycle, notifications, numbers, registration, reminders
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ JOBS = (  # UTC crontab
     Job("aging",                 lifecycle.jobs.release_aged_numbers,    "*/15 * * * *"),
     Job("restore_window",        lifecycle.jobs.release_unrestored,      "*/15 * * * *"),
     Job("registration_deadline", registration.jobs.remove_overdue,       "*/15 * * * *"),
-    Job("reminders",             notifications.jobs.claim_due_reminders, "*/15 * * * *"),
+    Job("reminders",             reminders.jobs.claim_due_reminders,     "*/15 * * * *"),
     Job("deliveries",            notifications.jobs.send_due_deliveries, "* * * * *"),  # digests, webhooks
     Job("housekeeping",          numbers.jobs.purge_expired_rows,        "0 3 * * *"),
 )

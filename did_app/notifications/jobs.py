@@ -1,10 +1,6 @@
-"""Reminder and delivery jobs. Reminders, email digests and webhooks arrive with a later issue;
-until then these jobs do nothing (lifecycle events already write in-app notification rows)."""
-
-
-def claim_due_reminders() -> int:
-    return 0
+"""The deliveries job (lifecycle.md §11): digests and webhook attempts that are due."""
+from did_app.notifications import deliveries
 
 
 def send_due_deliveries() -> int:
-    return 0
+    return deliveries.send_due()

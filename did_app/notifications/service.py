@@ -5,21 +5,26 @@ import secrets
 
 from did_app import clock
 from did_app.models import Notification, SavedList
+from did_app.notifications import deliveries
 
 MAX_PAYLOAD_NUMBERS = 1000
 
 
-def notify(session, kind: str, numbers: list[str], message: str) -> Notification | None:
+def notify(session, kind: str, numbers: list[str], message: str, *, due_on=None,
+           offset_days: int | None = None) -> Notification | None:
+    """One grouped notification with its saved list, and its webhook delivery when that is on."""
     if not numbers:
         return None
     now = clock.now()
     token = secrets.token_urlsafe(16)[:22]
     session.add(SavedList(token=token, items=list(numbers), raw_unrecognised=[], source="notification",
                           created_at=now, last_used_at=now, keep=True))
-    note = Notification(kind=kind, created_at=now, due_on=None, offset_days=None, count=len(numbers),
+    note = Notification(kind=kind, created_at=now, due_on=due_on, offset_days=offset_days, count=len(numbers),
                         message=message, list_token=token,
                         payload={"numbers": list(numbers[:MAX_PAYLOAD_NUMBERS])})
     session.add(note)
+    session.flush()
+    deliveries.enqueue_webhook(session, note)
     return note
 
 

@@ -36,7 +36,7 @@ SPEC = [  # engineering.md §5 / lifecycle.md §11
     ("aging", "did_app.lifecycle.jobs", "release_aged_numbers", "*/15 * * * *"),
     ("restore_window", "did_app.lifecycle.jobs", "release_unrestored", "*/15 * * * *"),
     ("registration_deadline", "did_app.registration.jobs", "remove_overdue", "*/15 * * * *"),
-    ("reminders", "did_app.notifications.jobs", "claim_due_reminders", "*/15 * * * *"),
+    ("reminders", "did_app.reminders.jobs", "claim_due_reminders", "*/15 * * * *"),
     ("deliveries", "did_app.notifications.jobs", "send_due_deliveries", "* * * * *"),
     ("housekeeping", "did_app.numbers.jobs", "purge_expired_rows", "0 3 * * *"),
 ]

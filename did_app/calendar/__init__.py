@@ -1,0 +1,1 @@
+"""The per-user expiry calendar feed (lifecycle.md §13)."""

@@ -1,0 +1,1 @@
+"""The Overview page (/overview): counts, readiness blockers, attention items, the expiry timeline."""

@@ -14,9 +14,10 @@ inbound-voice number that is `not_configured` lacks a voice trunk or capacity. T
 conditions in agreement with the details page's checklist (numbers/readiness.py) for every state.
 """
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from did_app.db import db
-from did_app.models import Number
+from did_app.models import Number, SmsRoute, VoiceRoute
 from did_app.models.numbers import SMS_IN, VOICE_IN
 from did_app.rules import status as rules
 
@@ -62,6 +63,30 @@ def _count(*where):
     return sa.select(sa.func.count()).select_from(Number).where(*where).scalar_subquery()
 
 
+# ---- counts: the same conditions, with the route checks as sets read once -------------------------
+# rules.status's voice_ok_expr/sms_ok_expr are correlated: per number they look its route up. Over
+# the 85,000 ready numbers of 100k that costs ~15 ms, while the routes are a few dozen rows, so the
+# counts ask "is the route id in the usable ones" instead. Tests hold counts() equal to the counts
+# of the filter's conditions for every state.
+
+def _usable_voice_routes():
+    member = aliased(VoiceRoute)
+    return sa.select(VoiceRoute.id).where(sa.or_(VoiceRoute.kind == "trunk",
+                                                 sa.exists().where(member.group_id == VoiceRoute.id)))
+
+
+def _usable_sms_routes():
+    member = aliased(SmsRoute)
+    return sa.select(SmsRoute.id).where(sa.or_(
+        sa.and_(SmsRoute.kind == "trunk", SmsRoute.blocked.is_(False)),
+        sa.and_(SmsRoute.kind == "group", sa.exists().where(member.group_id == SmsRoute.id,
+                                                            member.blocked.is_(False)))))
+
+
+def _unusable(column, usable):
+    return sa.or_(column.is_(None), column.not_in(usable))
+
+
 _STATEMENT = {}
 
 
@@ -70,15 +95,16 @@ def _counts_statement():
     if "stmt" not in _STATEMENT:
         _STATEMENT["stmt"] = sa.select(
             _count(condition("registration")).label("registration"),
-            _count(condition("voice_route")).label("voice_route"),
+            _count(_voice_unready(), _unusable(Number.voice_route_id, _usable_voice_routes())).label("voice_route"),
             # the rest of the not-configured voice numbers: their trunk is usable, capacity is not
             _count(_voice_unready()).label("voice_unready"),
-            _count(condition("sms_route")).label("sms_route"))
+            _count(Number.status.in_(_READY_FOR_CONFIGURATION), _has(SMS_IN),
+                   _unusable(Number.sms_route_id, _usable_sms_routes())).label("sms_route"))
     return _STATEMENT["stmt"]
 
 
 def counts() -> dict[str, int]:
-    """How many numbers stop at each blocker, in one query of (mostly) index-range counts."""
+    """How many numbers stop at each blocker, in one query of index-range counts."""
     row = db.session.execute(_counts_statement()).one()._mapping
     return {"registration": row["registration"], "voice_route": row["voice_route"],
             "capacity": row["voice_unready"] - row["voice_route"], "sms_route": row["sms_route"]}

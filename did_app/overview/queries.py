@@ -119,9 +119,9 @@ def _timeline(ws, now: datetime) -> list[Week]:
         w.covered = risky is None or i < risky
     if risky is not None:
         # from the cutoff to the horizon's end, less the later weeks: the cutoff week's share
-        later = sum(w.at_risk for w in weeks[risky + 1:])
-        weeks[risky].at_risk = row[2 * WEEKS] - row[2 * WEEKS + 1] - later
-        weeks[risky].will_renew = weeks[risky].total - weeks[risky].wont_renew - weeks[risky].at_risk
+        w, later = weeks[risky], sum(w.at_risk for w in weeks[risky + 1:])
+        w.at_risk = row[2 * WEEKS] - row[2 * WEEKS + 1] - later
+        w.will_renew -= w.at_risk
     return weeks
 
 

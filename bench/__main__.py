@@ -91,6 +91,7 @@ def run_http(server: Gunicorn, ds, con, args, inputs: dict) -> tuple[list[Result
     out += measures.b2_registration_filters(client, con, args.rounds, args.warmup)
     out += measures.b3_paste_list(client, inputs["b3"], args.rounds, args.warmup)
     out.append(measures.b8_details(client, inputs["b8"], args.rounds, args.warmup))
+    out.append(measures.b12_overview(client, args.rounds, args.warmup))
     out.append(measures.b4_inline_edit(client, inputs["b4"], args.rounds, args.warmup))
     _step("B6 CSV export …")
     out += measures.b6_export(client, server, inputs["count"])

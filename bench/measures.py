@@ -54,6 +54,16 @@ def b1_default_page(client: Client, rounds: int, warmup: int) -> Result:
                   ok, {"path": path, **s})
 
 
+def b12_overview(client: Client, rounds: int, warmup: int) -> Result:
+    path = "/overview"
+    body = _check(client.get(path), path).text
+    if "Readiness blockers" not in body or "<title>Week of" not in body:
+        raise BenchError(f"{path} lacks its blockers or its timeline")
+    s, figure, ok = _p50_p95(timed_rounds(_get_timer(client, path), rounds, warmup), 25)
+    return Result("B12", "Overview page p50 ≤ 25 ms (counts, blockers, 90-day timeline)", figure, "p50 ≤ 25 ms",
+                  ok, {"path": path, **s})
+
+
 def b2_filtered_page(client: Client, pick, rounds: int, warmup: int) -> Result:
     path = "/numbers?" + urlencode({"status": "not_configured", "country": pick.country,
                                     "description": pick.word, "sort": "expires"})

@@ -112,6 +112,11 @@ class Number(db.Model):
         # ordered pages of Expiring soon, and (covering) the count of those due within warn days
         sa.Index("ix_number_expiring_soon_expires_at", "expiring_soon", "expires_at", "attention_static"),
         sa.Index("ix_number_country_number", "country", "number"),
+        # the readiness blockers the Overview counts (numbers.md §6): index-only ranges per status
+        sa.Index("ix_number_status_sms_route_features", "status", "sms_route_id", "features"),
+        sa.Index("ix_number_status_voice_readiness", "status", "features", "voice_route_id", "capacity_mode",
+                 "channels_included", "dedicated_channels", "capacity_group_id"),
+        sa.Index("ix_number_status_registration", "status", "needs_registration", "expired_at", "cancelled_at"),
         # covers the renewal forecast's scans (lifecycle.md §10): the cutoff is recomputed inside
         # many write transactions and reads only this index (200 → 30 ms at 100k on SQLite)
         sa.Index("ix_number_renewal_forecast", "expires_at", "id", "monthly_price_minor", "next_capacity_mode",

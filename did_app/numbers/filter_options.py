@@ -8,7 +8,7 @@ from did_app.db import db
 from did_app.models import CapacityGroup, Identity, Number, SmsRoute, VoiceRoute
 from did_app.models.numbers import FEATURES, NUMBER_TYPES
 from did_app.models.registration import VERIFICATION_STATES
-from did_app.numbers import queries
+from did_app.numbers import blockers, queries
 from did_app.numbers.display import LABELS
 
 
@@ -42,7 +42,7 @@ def panel_options(view: queries.View) -> dict:
         regions=queries.facet_values(Number.region, one_country) if one_country else [],
         cities=queries.facet_values(Number.city, one_country, view.region or None) if one_country else [],
         types=NUMBER_TYPES, features={k: v[0] for k, v in FEATURES.items()},
-        verifications=VERIFICATION_STATES, per_page=queries.PER_PAGE)
+        verifications=VERIFICATION_STATES, blockers=blockers.BLOCKERS, per_page=queries.PER_PAGE)
 
 
 @dataclass
@@ -68,9 +68,10 @@ def chips(view: queries.View) -> list[Chip]:
              "identity": _names(Identity, view.identity)}
     titles = {"status": "Status", "country": "Country", "type": "Type", "feature": "Feature",
               "voice_route": "Voice route", "sms_route": "SMS route", "capacity_group": "Capacity group",
-              "identity": "Identity", "verification": "Verification", "cycles": "Billing cycles"}
+              "identity": "Identity", "verification": "Verification", "cycles": "Billing cycles",
+              "blocker": "Readiness stops at"}
     value_labels = {"status": queries.QUICK_LABELS, "type": NUMBER_TYPES, "feature": LABELS["feature"],
-                    "verification": VERIFICATION_STATES}
+                    "verification": VERIFICATION_STATES, "blocker": blockers.BLOCKERS}
     out = []
     for key, title in titles.items():
         for value in getattr(view, key):

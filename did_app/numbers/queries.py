@@ -21,6 +21,7 @@ from did_app.models import (
     VerificationRequest,
 )
 from did_app.models.numbers import FEATURES, NUMBER_TYPES, STATUSES
+from did_app.numbers import blockers
 from did_app.rules import attention
 
 QUICK_FILTERS = ("attention", "active", "not_configured", "awaiting_registration", "porting",
@@ -31,7 +32,7 @@ SORTS = ("number", "-number", "expires", "-expires", "country", "status")
 PER_PAGE = (25, 50, 100, 250, 500)
 DESCRIPTION_MAX = 255  # numbers.md §1
 LIST_KEYS = ("status", "country", "type", "feature", "voice_route", "sms_route", "capacity_group",
-             "identity", "verification", "cycles")
+             "identity", "verification", "cycles", "blocker")
 TEXT_KEYS = ("q", "list", "description", "region", "city", "expires_within", "expires_from",
              "expires_to", "order")
 
@@ -49,6 +50,7 @@ class View:
     identity: list[str] = field(default_factory=list)
     verification: list[str] = field(default_factory=list)
     cycles: list[str] = field(default_factory=list)
+    blocker: list[str] = field(default_factory=list)
     q: str = ""
     description: str = ""
     region: str = ""
@@ -112,6 +114,7 @@ _CHECKS = {
     "capacity_group": lambda v: v == "none" or _is_id(v),
     "identity": lambda v: v == "none" or _is_id(v),
     "cycles": lambda v: v == "unlimited" or parsing.query_int(v, 0, 999) is not None,
+    "blocker": lambda v: v in blockers.BLOCKERS,
     "expires_within": lambda v: parsing.query_int(v, 1, 3650) is not None,
     "expires_from": _valid_date,
     "expires_to": _valid_date,
@@ -239,6 +242,8 @@ def filter_conditions(view: View, ws, now: datetime) -> list:
         if exact:
             parts.append(Number.billing_cycles_count.in_(exact))
         conds.append(sa.or_(*parts))
+    if view.blocker:
+        conds.append(sa.or_(*(blockers.condition(v) for v in view.blocker)))
     if view.expires_within:
         conds.append(Number.expires_at >= now)
         conds.append(Number.expires_at < now + timedelta(days=int(view.expires_within)))

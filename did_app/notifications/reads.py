@@ -27,7 +27,9 @@ def mark_all_read(user_id: int) -> int:
               .where(~sa.exists().where(NotificationRead.user_id == user_id,
                                         NotificationRead.notification_id == Notification.id)))
     with write_transaction() as session:
-        result = session.execute(insert_for(NotificationRead)
-                                 .from_select(["user_id", "notification_id", "read_at"], unread)
-                                 .on_conflict_do_nothing(index_elements=KEY))
-        return result.rowcount or 0
+        # RETURNING counts the rows on both dialects (rowcount of INSERT … SELECT is -1 on psycopg)
+        inserted = session.execute(insert_for(NotificationRead)
+                                   .from_select(["user_id", "notification_id", "read_at"], unread)
+                                   .on_conflict_do_nothing(index_elements=KEY)
+                                   .returning(NotificationRead.notification_id)).all()
+        return len(inserted)

@@ -6,6 +6,7 @@ order; the rows are grouped by their local date in Python (grouping by a local d
 dialect time-zone functions). Renewals are each number's next one (`expires_at`): later months
 are a forecast that changes with every renewal, and the Forecast page shows them.
 """
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlsplit
@@ -94,21 +95,41 @@ def _rows(kind: str):
                                              ~live_request], sa.literal(0)
 
 
+def _raw(column, dialect: str):
+    """The column as the driver returns it: on SQLite its stored text (naive UTC, one fixed format),
+    which compares like the instant, so 100k rows skip UTCDateTime's per-row parsing."""
+    return sa.type_coerce(column, sa.String) if dialect == "sqlite" else column
+
+
+def _as_raw(at: datetime, dialect: str):
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else at
+
+
 def collect(session, ws, now: datetime) -> dict[tuple[str, date], Day]:
-    """Every (kind, local date) within the next DAYS days with its numbers: one query per kind."""
+    """Every (kind, local date) within the next DAYS days with its numbers: one query per kind,
+    each row put on its local day by a binary search over the days' UTC boundaries."""
     zone = _zone(ws)
     today = now.astimezone(zone).date()
-    start, end = _midnight(today, zone), _midnight(today + timedelta(days=DAYS), zone)
+    days = [today + timedelta(days=i) for i in range(DAYS + 1)]
+    edges = [_midnight(day, zone) for day in days]  # edges[i] starts days[i]; the last one ends the feed
+    connection = session.connection()
+    dialect = connection.dialect.name
     found: dict[tuple[str, date], Day] = {}
     for kind in KINDS.values():
         shift = timedelta(days=getattr(ws, kind.shift)) if kind.shift else timedelta(0)
+        bounds = [_as_raw(edge - shift, dialect) for edge in edges]
         column, conds, amount = _rows(kind.name)
-        stmt = (sa.select(column, Number.number, amount)
-                .where(*conds, column >= start - shift, column < end - shift)
-                .order_by(column, Number.number))
-        for at, number, price in session.execute(stmt):
-            day = (at + shift).astimezone(zone).date()
-            found.setdefault((kind.name, day), Day()).add(number, price)
+        # Core, not the ORM: a year of renewals is every number
+        rows = connection.execute(sa.select(_raw(column, dialect), Number.number, amount)
+                                  .where(*conds, column >= edges[0] - shift, column < edges[-1] - shift)
+                                  .order_by(column, Number.number))
+        for at, number, price in rows:
+            index = bisect_right(bounds, at) - 1
+            key = (kind.name, days[index])
+            day = found.get(key)
+            if day is None:
+                day = found[key] = Day()
+            day.add(number, price)
     return found
 
 

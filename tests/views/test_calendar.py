@@ -46,6 +46,8 @@ def _inventory(app):
         f.make_number(number="+14155550007", needs_registration=True, awaiting_registration=True,
                       registration_deadline_at=T0 + timedelta(days=10))
         f.make_number(number="+14155550008", billing_cycles_count=0, expires_at=T0 + timedelta(days=400))
+        # exactly local midnight (7 Dec 00:00 in Berlin) starts that day
+        f.make_number(number="+14155550009", billing_cycles_count=0, expires_at=datetime(2026, 12, 6, 23, 0, tzinfo=timezone.utc))
 
 
 def _events(body: bytes) -> dict:
@@ -64,6 +66,7 @@ def test_the_feed_parses_back_with_its_events(app_base, client):
     assert str(cal["x-wr-calname"]) == str(cal["name"]) == "Acme — My Numbers"
     assert set(events) == {
         f"expiring_no_renewal-2026-12-06@{HOST}", f"renewal-2026-12-06@{HOST}",
+        f"expiring_no_renewal-2026-12-07@{HOST}",
         f"aging_removal-2026-12-28@{HOST}",      # expired 24 Nov + 34 days
         f"restore_window_end-2027-01-01@{HOST}",  # cancelled 27 Nov + 35 days
         f"registration_deadline-2026-12-08@{HOST}",

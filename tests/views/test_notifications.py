@@ -10,7 +10,7 @@ from did_app.models import Notification
 from did_app.notifications.service import notify
 from tests.conftest import csrf_from, login
 
-BELL = re.compile(r'<li id="bell"[^>]*><a class="bell[^"]*" href="/notifications" aria-label="([^"]+)"')
+BELL = re.compile(r'<li id="bell"[^>]*><a class="bell" href="/notifications" aria-label="([^"]+)"')
 
 
 def _notify(app, kind="renewal_failed", numbers=("+14155550101", "+14155550102"), message=None, link=None):

@@ -37,6 +37,7 @@ from did_app.models import (
     ConfigurationProfile,
     Identity,
     Number,
+    Notification,
     NumberService,
     Order,
     PortInRequest,
@@ -169,6 +170,9 @@ def providers(app):
         ("registration", "type_id"): lambda: _one_per(ProofType, ProofType.entity) + _ids(ProofType, limit=2),
         # one batch of each status (previewed ones first: confirm and undo move them)
         ("batches", "batch_id"): lambda: _one_per(Batch, Batch.status) + _ids(Batch, limit=6),
+        ("notifications", "notification_id"): lambda: _ids(Notification, limit=4),
+        ("calendar", "token"): lambda: db.session.scalars(
+            sa.select(User.calendar_token).where(User.calendar_token.is_not(None)).order_by(User.id).limit(3)).all(),
     }
 
 
@@ -206,6 +210,18 @@ def _seed_batches():
     engine.undo(cli, undone.id)
 
 
+def _seed_notifications():
+    """Notifications to read and open (the demo makes none): one with a saved list, one linking a page."""
+    from did_app.db import write_transaction
+    from did_app.notifications.service import notify
+
+    some = db.session.scalars(sa.select(Number.number).order_by(Number.id).limit(3)).all()
+    with write_transaction() as session:
+        notify(session, "renewal_failed", some, "3 numbers expired: the balance was short.")
+        note = notify(session, "low_balance_forecast", some[:1], "Balance runs out.")
+        note.payload = {**note.payload, "link": "billing.forecast"}
+
+
 def forbidden(endpoint, args, fuzzer):
     """Never edit, reset or disable the fuzzing admin itself: every later request would be refused."""
     return endpoint.startswith("auth.") and args.get("user_id") == fuzzer.user_id
@@ -230,6 +246,7 @@ def fuzzer(tmp_path_factory):
         demo.seed_demo(DEMO_NUMBERS, DEMO_SEED)
         _seed_proofs()
         _seed_batches()
+        _seed_notifications()
         statuses = set(db.session.scalars(sa.select(Number.status).distinct()))
         db.session.remove()
     assert statuses == set(STATUSES), f"the demo ({DEMO_NUMBERS}, seed {DEMO_SEED}) lacks {set(STATUSES) - statuses}"

@@ -111,7 +111,7 @@ def _email_taken(session, email: str) -> bool:
 def _new_user(session, email, display_name, role, password, must_change=False) -> User:
     user = User(email=email, display_name=display_name, role=role,
                 password_hash=generate_password_hash(password), must_change_password=must_change,
-                digest_opt_in=(role == "admin"), calendar_token=secrets.token_urlsafe(24)[:32])
+                digest_opt_in=(role == "admin"), calendar_token=new_calendar_token())
     session.add(user)
     session.flush()
     return user
@@ -307,6 +307,54 @@ def sign_out_everywhere(user_id: int) -> None:
             raise DomainError("That user does not exist.")
         _end_sessions(session, user, clock.now())
         audit.record(audit.Actor(user, "web"), "user.signed_out_everywhere", "user", user.id, user.email)
+
+
+# ---- profile: digest opt-in and the calendar feed's secret (lifecycle.md §12, §13) ---------------
+
+def new_calendar_token() -> str:
+    """32 random URL-safe characters (24 bytes of randomness)."""
+    return secrets.token_urlsafe(24)
+
+
+def calendar_token(user_id: int) -> str:
+    """The user's calendar feed token, made now for a user created before tokens existed."""
+    token = db.session.scalar(sa.select(User.calendar_token).where(User.id == user_id))
+    if token:
+        return token
+    with write_transaction() as session:
+        # conditional: a second tab showing the profile at the same moment keeps the first token
+        session.execute(sa.update(User).where(User.id == user_id, User.calendar_token.is_(None))
+                        .values(calendar_token=new_calendar_token()).execution_options(synchronize_session=False))
+        token = session.scalar(sa.select(User.calendar_token).where(User.id == user_id))
+    if token is None:
+        raise DomainError("That user does not exist.")
+    return token
+
+
+def reset_calendar_token(user_id: int) -> str:
+    """Replace the user's calendar feed token: the old feed URL answers 404 from now on."""
+    token = new_calendar_token()
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise DomainError("That user does not exist.")
+        user.calendar_token = token
+        audit.record(audit.Actor(user, "web"), "user.calendar_link_reset", "user", user.id, user.email)
+    return token
+
+
+def set_digest_opt_in(user_id: int, opt_in: bool) -> bool:
+    """Opt the user in to (or out of) the daily email digest; returns whether anything changed."""
+    with write_transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise DomainError("That user does not exist.")
+        if user.digest_opt_in == opt_in:
+            return False
+        audit.record(audit.Actor(user, "web"), "user.digest_opt_in_changed", "user", user.id, user.email,
+                     before={"digest_opt_in": user.digest_opt_in}, after={"digest_opt_in": opt_in})
+        user.digest_opt_in = opt_in
+    return True
 
 
 def update_settings(actor, values: dict, version: int | None = None):

@@ -2,7 +2,7 @@
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.views import MethodView
 from flask_login import current_user, login_user, logout_user
 
@@ -151,7 +151,8 @@ def logout():
 
 @bp.get("/account")
 def profile():
-    return render_template("auth/profile.html", live_sessions=service.live_sessions(current_user.id))
+    return render_template("auth/profile.html", live_sessions=service.live_sessions(current_user.id),
+                           calendar_url=_calendar_url(service.calendar_token(current_user.id)))
 
 
 @bp.post("/account/sign-out-everywhere")
@@ -161,6 +162,31 @@ def sign_out_everywhere():
     session.clear()
     flash("You are signed out everywhere, on this browser too.", "success")
     return redirect(url_for("auth.login"))
+
+
+def _calendar_url(token: str) -> str:
+    """The feed's full address for calendar apps: BASE_URL (which carries any sub-path) + the route."""
+    path = url_for("calendar.feed", token=token)
+    if request.script_root and path.startswith(request.script_root):
+        path = path[len(request.script_root):]
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+@bp.post("/account/digest")
+def digest_opt_in():
+    """The digest checkbox: a missing field is an unticked box (browsers send nothing for it)."""
+    opt_in = request.form.get("digest_opt_in") in ("y", "on", "1", "true")
+    service.set_digest_opt_in(current_user.id, opt_in)
+    flash("You will get the daily email digest." if opt_in else "You will get no email digest.", "success")
+    return redirect(url_for("auth.profile"), 303)
+
+
+@bp.post("/account/calendar/reset")
+def calendar_reset():
+    service.reset_calendar_token(current_user.id)
+    flash("The calendar link was reset: the old link no longer works. Subscribe again with the new one.",
+          "success")
+    return redirect(url_for("auth.profile") + "#calendar-heading", 303)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

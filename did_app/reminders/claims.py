@@ -122,7 +122,7 @@ def _insert_claims(session, kind_name: str, subject_type: str, subjects, days, m
             .select_from(subjects, days, offsets)
             .where(match, offsets.c.offset_days >= days.c.claim_offset)
             .order_by(subjects.c.id, offsets.c.offset_days))
-    stmt = (insert_for(ReminderClaim)
+    stmt = (insert_for(ReminderClaim.__table__)  # Core: the ORM's bulk-insert layer only adds cost here
             .from_select(CLAIM_KEY + ["state", "claimed_at"], rows)
             .on_conflict_do_nothing(index_elements=CLAIM_KEY)
             .returning(_C.id, _C.subject_id, _C.due_on, _C.offset_days, _C.state))
@@ -143,7 +143,10 @@ def _chunked_claims(session, kind_name: str, subject_type: str, key, id_col, pen
                                 .offset(CHUNK - 1).limit(1)).first()
         if upper is not None:
             conds.append(order <= sa.tuple_(*upper))
-        subjects = sa.select(id_col.label("id"), key.label("key")).where(*conds).subquery("s")
+        # the LIMIT (never reached: the bounds hold at most CHUNK) keeps the chunk a materialised
+        # subquery read from the due-date index, joined to the small literal tables afterwards
+        subjects = (sa.select(id_col.label("id"), key.label("key")).where(*conds)
+                    .order_by(key, id_col).limit(CHUNK).subquery("s"))
         made += _insert_claims(session, kind_name, subject_type, subjects, days, match(subjects), offsets, now)
         if upper is None:
             return made

@@ -328,6 +328,13 @@ def test_proof_expiring_links_the_numbers_resting_on_the_proofs(app, clock):
         ada = db.session.get(factories.Identity, approved.identity_id)
         _backing(_proof(ada, expires_on=due), approved)
         reg1, reg2 = _registered_number(approved), _registered_number(approved)
+        # an address proof of an identity nothing uses, made first: the address → identity lookup
+        # must follow each proof's own address, not the first address proof's
+        idle = factories.make_identity(first_name="Idle", last_name="Person")
+        idle_home = Address(identity_id=idle.id, street="9 Oak St", city="Dover", postal_code="19901", country="US")
+        db.session.add(idle_home)
+        db.session.commit()
+        _proof(address=idle_home, expires_on=due)
         # B: an address proof of an identity that a number's emergency service uses
         grace = factories.make_identity(first_name="Grace", last_name="Hopper")
         home = Address(identity_id=grace.id, street="2 Elm St", city="Arlington", postal_code="22201", country="US")

@@ -92,12 +92,14 @@ def _rows_table(selects: list, name: str):
     return (sa.union_all(*selects) if len(selects) > 1 else selects[0]).subquery(name)
 
 
-def _days_table(w: Window, shift: timedelta | None):
-    """(due_on, claim_offset[, lo, hi]): with `shift`, the UTC range of the subject's instant column
-    whose instant + shift falls on that local day."""
+def _days_table(w: Window, shift: timedelta | None, first: date, last: date):
+    """(due_on, claim_offset[, lo, hi]) for the window's days from `first` to `last`: with `shift`,
+    the UTC range of the subject's instant column whose instant + shift falls on that local day."""
     stamp = UTCDateTime()
     selects = []
     for day, claim_offset in w.days:
+        if not first <= day <= last:
+            continue
         cols = [sa.literal(day, sa.Date).label("due_on"), sa.literal(claim_offset, sa.Integer).label("claim_offset")]
         if shift is not None:
             cols += [sa.literal(w.midnight(day) - shift, stamp).label("lo"),
@@ -110,17 +112,44 @@ def _offsets_table(w: Window):
     return _rows_table([sa.select(sa.literal(o, sa.Integer).label("offset_days")) for o in w.offsets], "offsets")
 
 
+@dataclass(frozen=True)
+class Source:
+    """A kind's pending subjects: `key` is the due-date column, an instant (`shift` after it is the
+    due instant) or, with shift None, the due date itself."""
+    kind: str
+    subject_type: str
+    id_col: object
+    key: object
+    pending: object
+    shift: timedelta | None
+
+    def day_of(self, w: Window, key) -> date:
+        if self.shift is None:
+            return key
+        return (key + self.shift).astimezone(_zone(w.tz)).date()
+
+    def window(self, w: Window) -> list:
+        if self.shift is None:
+            return [self.key >= w.today, self.key <= w.last_day]
+        return [self.key >= w.midnight(w.today) - self.shift,
+                self.key < w.midnight(w.last_day + timedelta(days=1)) - self.shift]
+
+    def match(self, subjects, days):
+        if self.shift is None:
+            return subjects.c.key == days.c.due_on
+        return sa.and_(subjects.c.key >= days.c.lo, subjects.c.key < days.c.hi)
+
+
 # ---- one INSERT … SELECT per chunk -------------------------------------------------------------
 
-def _insert_claims(session, kind_name: str, subject_type: str, subjects, days, match, offsets,
-                   now: datetime) -> list[Claim]:
+def _insert_claims(session, src: Source, subjects, days, offsets, now: datetime) -> list[Claim]:
     """Claim the due offsets of `subjects` (a subquery with columns id, key); the rows this run made."""
     state = sa.case((offsets.c.offset_days == days.c.claim_offset, "claimed"), else_="skipped")
-    rows = (sa.select(sa.literal(kind_name, sa.String), sa.literal(subject_type, sa.String), subjects.c.id,
+    rows = (sa.select(sa.literal(src.kind, sa.String), sa.literal(src.subject_type, sa.String), subjects.c.id,
                       days.c.due_on, offsets.c.offset_days, state, sa.literal(now, UTCDateTime()))
             # a WHERE, not JOIN … ON: SQLite's upsert after INSERT … SELECT needs the WHERE to parse
             .select_from(subjects, days, offsets)
-            .where(match, offsets.c.offset_days >= days.c.claim_offset)
+            .where(src.match(subjects, days), offsets.c.offset_days >= days.c.claim_offset)
             .order_by(subjects.c.id, offsets.c.offset_days))
     stmt = (insert_for(ReminderClaim.__table__)  # Core: the ORM's bulk-insert layer only adds cost here
             .from_select(CLAIM_KEY + ["state", "claimed_at"], rows)
@@ -130,24 +159,28 @@ def _insert_claims(session, kind_name: str, subject_type: str, subjects, days, m
             for r in session.execute(stmt) if r.state == "claimed"]
 
 
-def _chunked_claims(session, kind_name: str, subject_type: str, key, id_col, pending, in_window, days, match,
-                    offsets, now) -> list[Claim]:
-    """Walk the pending subjects in (key, id) order, at most CHUNK per INSERT."""
+def _chunked_claims(session, src: Source, w: Window, now: datetime) -> list[Claim]:
+    """Walk the pending subjects in (key, id) order, at most CHUNK per INSERT. Each chunk is joined
+    only to the days its keys span (a chunk of 500 spans a day or two, not the whole window)."""
     made, after = [], None
-    order = sa.tuple_(key, id_col)
+    order = sa.tuple_(src.key, src.id_col)
+    offsets = _offsets_table(w)
     while True:
-        conds = [pending, *in_window]
+        conds = [src.pending, *src.window(w)]
         if after is not None:
             conds.append(order > sa.tuple_(*after))
-        upper = session.execute(sa.select(key, id_col).where(*conds).order_by(key, id_col)
+        upper = session.execute(sa.select(src.key, src.id_col).where(*conds).order_by(src.key, src.id_col)
                                 .offset(CHUNK - 1).limit(1)).first()
         if upper is not None:
             conds.append(order <= sa.tuple_(*upper))
         # the LIMIT (never reached: the bounds hold at most CHUNK) keeps the chunk a materialised
         # subquery read from the due-date index, joined to the small literal tables afterwards
-        subjects = (sa.select(id_col.label("id"), key.label("key")).where(*conds)
-                    .order_by(key, id_col).limit(CHUNK).subquery("s"))
-        made += _insert_claims(session, kind_name, subject_type, subjects, days, match(subjects), offsets, now)
+        subjects = (sa.select(src.id_col.label("id"), src.key.label("key")).where(*conds)
+                    .order_by(src.key, src.id_col).limit(CHUNK).subquery("s"))
+        first = w.today if after is None else max(w.today, src.day_of(w, after[0]))
+        last = w.last_day if upper is None else min(w.last_day, src.day_of(w, upper[0]))
+        if first <= last:
+            made += _insert_claims(session, src, subjects, _days_table(w, src.shift, first, last), offsets, now)
         if upper is None:
             return made
         after = tuple(upper)
@@ -157,26 +190,19 @@ def claim_numbers(session, kind: kinds.NumberKind, ws: Workspace, w: Window, now
     pending = kind.pending(ws)
     if pending is None:
         return []
-    shift = kind.shift(ws)
-    days = _days_table(w, shift)
-    in_window = [kind.column >= w.midnight(w.today) - shift,
-                 kind.column < w.midnight(w.last_day + timedelta(days=1)) - shift]
-    return _chunked_claims(session, kind.name, kind.subject_type, kind.column, Number.id, pending, in_window, days,
-                           lambda s: sa.and_(s.c.key >= days.c.lo, s.c.key < days.c.hi), _offsets_table(w), now)
+    src = Source(kind.name, kind.subject_type, Number.id, kind.column, pending, kind.shift(ws))
+    return _chunked_claims(session, src, w, now)
 
 
 def claim_proofs(session, kind: kinds.ProofKind, w: Window, now: datetime) -> list[Claim]:
-    days = _days_table(w, None)
-    in_window = [Proof.expires_on <= w.last_day]  # from today on: pending() says "unexpired"
-    return _chunked_claims(session, kind.name, kind.subject_type, Proof.expires_on, Proof.id, kind.pending(w.today),
-                           in_window, days, lambda s: s.c.key == days.c.due_on, _offsets_table(w), now)
+    src = Source(kind.name, kind.subject_type, Proof.id, Proof.expires_on, kind.pending(w.today), None)
+    return _chunked_claims(session, src, w, now)
 
 
 def claim_workspace(session, ws: Workspace, w: Window, now: datetime, due_on: date) -> list[Claim]:
-    days = _days_table(w, None)
+    src = Source(kinds.LOW_BALANCE, "workspace", Workspace.id, None, None, None)
     subjects = kinds.workspace_subject(ws, due_on).subquery("s")
-    return _insert_claims(session, kinds.LOW_BALANCE, "workspace", subjects, days, subjects.c.key == days.c.due_on,
-                          _offsets_table(w), now)
+    return _insert_claims(session, src, subjects, _days_table(w, None, due_on, due_on), _offsets_table(w), now)
 
 
 # ---- grouping ----------------------------------------------------------------------------------
@@ -242,10 +268,32 @@ def _proof_kind(now: datetime):
     return run
 
 
+def _nothing_new_for_low_balance(session, ws: Workspace, w: Window) -> bool:
+    """Whether the stored cutoff (forecast horizon H, kept fresh by every change and renewals run)
+    already shows that no low-balance reminder can be new, so the 90-day forecast need not run:
+    - no cutoff within H, and no offset reaches beyond H: the balance runs out later than any
+      reminder can be due (or never);
+    - a cutoff within H is the 90-day forecast's cutoff too (the same renewals come before it):
+      nothing is new when its date is not yet due, or its nearest due offset is already claimed."""
+    cutoff = ws.renewal_risk_cutoff_at
+    if cutoff is None:
+        return w.offsets[-1] <= ws.forecast_horizon_days
+    due_on = cutoff.astimezone(_zone(ws.time_zone)).date()
+    offset = dict(w.days).get(due_on)
+    if offset is None:
+        return True
+    return session.scalar(sa.select(sa.literal(1)).where(
+        ReminderClaim.kind == kinds.LOW_BALANCE, ReminderClaim.subject_type == "workspace",
+        ReminderClaim.subject_id == ws.id, ReminderClaim.due_on == due_on,
+        ReminderClaim.offset_days == offset)) is not None
+
+
 def _low_balance_kind(now: datetime):
     def run(session) -> int:
         ws = _locked_workspace(session)
         w = window(ws, now)
+        if _nothing_new_for_low_balance(session, ws, w):
+            return 0
         outlook = forecast.outlook(session, ws.time_zone, ws.balance_minor, kinds.LOW_BALANCE_HORIZON_DAYS, now)
         if outlook.shortfall_at is None:
             return 0

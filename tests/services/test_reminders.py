@@ -18,6 +18,7 @@ from did_app.models import (
     ProofType,
     ReminderClaim,
     SavedList,
+    Workspace,
 )
 from did_app.models.registration import VerificationRequestProof
 from did_app.reminders import claims, jobs
@@ -396,3 +397,13 @@ def test_a_covered_balance_sends_no_low_balance_reminder(app, clock):
         _workspace(balance_minor=100_000)
         factories.make_number(expires_at=T0 + timedelta(days=10), monthly_price_minor=100)
         assert run() == 0 and sent() == []
+
+
+def test_low_balance_beyond_the_forecast_horizon_is_found_when_an_offset_reaches_it(app, clock):
+    with app.app_context():
+        # the stored cutoff looks 30 days ahead; a 60-day offset needs the 90-day forecast
+        _workspace(balance_minor=100, reminder_offsets=[60, 7, 1])
+        factories.make_number(expires_at=T0 + timedelta(days=45), monthly_price_minor=150, billing_anchor_day=12)
+        run()
+        assert db.session.get(Workspace, 1).renewal_risk_cutoff_at is None
+        assert sent("low_balance_forecast") == [("low_balance_forecast", date(2027, 1, 12), 60)]

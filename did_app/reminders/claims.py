@@ -218,8 +218,8 @@ def _attach(session, note, claims: list[Claim]) -> None:
     """Point the group's claims at their notification: one UPDATE per group chunk, not per claim."""
     ids = [c.id for c in claims]
     for i in range(0, len(ids), CHUNK):
-        session.execute(sa.update(ReminderClaim).where(ReminderClaim.id.in_(ids[i:i + CHUNK]))
-                        .values(notification_id=note.id).execution_options(synchronize_session=False))
+        session.connection().execute(sa.update(ReminderClaim.__table__).where(_C.id.in_(ids[i:i + CHUNK]))
+                                     .values(notification_id=note.id))
 
 
 def _notify_numbers(session, kind_name: str, ws: Workspace, claims: list[Claim]) -> None:

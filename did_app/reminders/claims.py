@@ -26,7 +26,8 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time as clock_time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as clock_time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 

@@ -21,7 +21,7 @@ from did_app.models import (
     Workspace,
 )
 from did_app.models.registration import VerificationRequestProof
-from did_app.reminders import claims, jobs
+from did_app.reminders import jobs
 from did_app.workspace import ensure_workspace
 from tests import factories
 from tests.conftest import T0

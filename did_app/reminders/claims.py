@@ -11,8 +11,9 @@ How it runs in SQL. Python builds the local days that can be due (today … toda
 offset), each with its UTC boundaries and its claimed offset, as a derived table of literal rows
 (a UNION ALL: portable, no time-zone functions in SQL), and a table of the offsets. One
 `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` per chunk of at most 500 subjects joins the
-pending subjects to their day and to the offsets due that day. Only the returned rows are this
-run's claims.
+pending subjects to their day and to the offsets due that day; a chunk, read in (due date, id)
+order, is joined only to the few days its due dates span. Only the returned rows are this run's
+claims. (At most 366 day rows, under SQLite's limit of 500 terms in a compound SELECT.)
 
 Chunks and transactions. The claims of one run sharing (kind, due_on, offset) must become ONE
 notification created in the claims' transaction, so a kind's chunks share one transaction: its

@@ -102,6 +102,9 @@ class Number(db.Model):
         sa.Index("ix_number_status_country", "status", "country"),
         sa.Index("ix_number_attention_static", "attention_static"),
         sa.Index("ix_number_cancelled_at", "cancelled_at"),
+        # the reminders job reads aging and deadline due dates as ranges (lifecycle.md §12)
+        sa.Index("ix_number_expired_at", "expired_at"),
+        sa.Index("ix_number_registration_deadline_at", "registration_deadline_at"),
         # covers the quick-filter count "cancelled, restore window ending" (status and cancellation
         # together): with the status index alone SQLite reads every terminated row (0.05 → 8.6 ms)
         sa.Index("ix_number_status_cancelled_at", "status", "cancelled_at"),

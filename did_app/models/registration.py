@@ -106,7 +106,7 @@ class Proof(db.Model):
     identity_id: Mapped[int | None] = fk("identity.id")
     address_id: Mapped[int | None] = fk("address.id")
     proof_type_id: Mapped[int] = fk("proof_type.id", nullable=False)
-    expires_on: Mapped[date | None]
+    expires_on: Mapped[date | None] = mapped_column(index=True)  # proof_expiring reminders (lifecycle.md §12)
     uploaded_at: Mapped[datetime] = created_at_column()
     uploaded_by: Mapped[int | None] = fk("user.id")
     __table_args__ = (sa.CheckConstraint("(identity_id IS NULL) <> (address_id IS NULL)",

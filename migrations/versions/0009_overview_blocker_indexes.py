@@ -3,13 +3,13 @@ the Overview page counts on every view (B12): covering indexes, so each count re
 index instead of every row of the table.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 16:00:00
 """
 from alembic import op
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -2,16 +2,17 @@
 months × the next month's price (lifecycle.md §5 manual renewal); cancelled and porting numbers
 are skipped. One `manual_renewal` ledger row and one "number.renewed" history row per number, as
 the single-number renewal writes them, each with the batch id. Never undone."""
-from datetime import datetime
+from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from wtforms import SelectField
 
-from did_app import audit
+from did_app import audit, clock, filters
 from did_app.batches.actions import paid
 from did_app.batches.actions.base import InputForm, Plan, Rule
 from did_app.batches.sql import typed
-from did_app.db import db
+from did_app.db import UTCDateTime, db
 from did_app.errors import DomainError
 from did_app.lifecycle import ledger, periods
 from did_app.lifecycle import service as lifecycle
@@ -67,6 +68,13 @@ class RenewAction(paid.PaidAction):
     def inputs(self, params: dict) -> str:
         return _months_words(params["months"])
 
+    def moves(self, batch, item) -> list:
+        """Expires: before → after, by the single renewal's rule, from the values the item stored
+        (the confirm re-checks they still hold); from the apply time once applied."""
+        number = SimpleNamespace(**{c.key: _read(c.key, (item.before or {}).get(c.key)) for c in RENEWAL_COLUMNS})
+        _, new = renewed(number, batch.params["months"], paid.workspace(), batch.applied_at or clock.now())
+        return [("Expires", filters.fmt_date(number.expires_at) or None, filters.fmt_date(new))]
+
     def apply(self, batch_id: int, actor, now, note: str | None) -> None:
         """Charge each item's previewed cost, then move each number on by the months from its
         expiry (from now, with a new anchor, when it had expired), switching a pending mode."""
@@ -107,6 +115,14 @@ def renewed(number, months: int, ws, now) -> tuple[int, datetime]:
     new = lifecycle.renew_quote(number, months, ws, now).new_expires_at
     anchor = periods.anchor_day_of(now, ws.time_zone) if number.expired_at is not None else number.billing_anchor_day
     return anchor, new
+
+
+def _read(column: str, value):
+    """An item's stored value as the column's Python value (timestamps are stored as ISO text)."""
+    if value is None or not isinstance(Number.__table__.c[column].type, UTCDateTime):
+        return value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _values(row, switch: dict, **values) -> dict:

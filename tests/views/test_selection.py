@@ -158,7 +158,7 @@ def test_row_menu_links(client, numbers):
         "cnam_out": "/registration/numbers/123456789012/services#cnam_out",
         "emergency": "/registration/numbers/123456789012/services#emergency",
         **{code: f"/batches/new?action={code}&amp;ids=987654321"
-           for code in ("renew", "apply_profile", "next_mode", "cancel", "remove_refund", "restore")}}
+           for code in ("renew", "apply_profile", "next_mode", "cancel", "remove", "restore")}}
     assert set(links) == {"details", "history", *ROW_LABELS}
     assert 'data-id-placeholder="987654321" data-digits-placeholder="123456789012"' in html
     # the row gives selection.js its id (the row's id) and digits (its number's link)

@@ -77,7 +77,7 @@ def test_each_row_has_a_checkbox_labelled_with_its_number(client, numbers):
     login(client, "viewer")
     html = _page(client)
     number_id, _ = numbers["active"]
-    assert re.search(rf'<tr id="number-{number_id}">\n<td><input type="checkbox" value="{number_id}" '
+    assert re.search(rf'<tr id="number-{number_id}"><td><input type="checkbox" value="{number_id}" '
                      r'aria-label="Select \+1 415-555-0101"></td>', _row(html, number_id))
     assert html.count('<td><input type="checkbox" value=') == len(numbers)
     assert 'id="select-page"' in html and 'aria-label="Select every row on this page"' in html

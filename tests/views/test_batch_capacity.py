@@ -80,6 +80,8 @@ def test_a_long_explicit_selection_exports_by_post_with_its_sort(app, client):
     by_dialog = client.post("/batches/new", data={"action": "export", "ids": ids, "csrf_token": token})
     assert by_dialog.status_code == 200 and len(_csv(by_dialog)) == 801
     assert client.post("/batches/export.csv", data={"ids": ids}).status_code == 400  # no CSRF token
+    anonymous = app.test_client().post("/batches/export.csv", data={"ids": ids, "csrf_token": token})
+    assert anonymous.status_code in (302, 303, 400, 401) and "text/csv" not in anonymous.content_type
     assert client.get(f"/batches/export.csv?ids={picked[0].id}").status_code == 200  # short: still a link
 
 

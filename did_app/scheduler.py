@@ -19,12 +19,13 @@ from pathlib import Path
 
 from werkzeug.serving import is_running_from_reloader
 
+import did_app.batches.engine  # noqa: F401
 import did_app.lifecycle.jobs  # noqa: F401  (binds lifecycle.jobs etc. for the table below)
 import did_app.notifications.jobs  # noqa: F401
 import did_app.numbers.jobs  # noqa: F401
 import did_app.registration.jobs  # noqa: F401
 import did_app.reminders.jobs  # noqa: F401
-from did_app import clock, lifecycle, notifications, numbers, registration, reminders
+from did_app import batches, clock, lifecycle, notifications, numbers, registration, reminders
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ def run_job(app, job: Job) -> int:
 def register_jobs(scheduler, app, *, run_now: bool = False) -> None:
     """Add every JOBS entry to `scheduler` (not started). With `run_now`, each job also runs once at
     start, so what a stopped scheduler missed is done at once instead of at the next slot."""
+    if run_now:
+        recover_interrupted_batches(app)
     first = {"next_run_time": clock.SystemClock().now()} if run_now else {}  # APScheduler runs on real time
     # run_job logs each run; APScheduler's own INFO lines ("Running job …") would say it twice
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -77,12 +80,23 @@ def register_jobs(scheduler, app, *, run_now: bool = False) -> None:
                           max_instances=1, misfire_grace_time=MISFIRE_GRACE_SECONDS, **first)
 
 
+def recover_interrupted_batches(app) -> None:
+    """At every start of the jobs and in every tick: a batch left `applying` by a crashed process
+    (no commit for BATCH_STALL_SECONDS) is marked failed (batch.md §5); web workers check too."""
+    try:
+        with app.app_context():
+            batches.engine.recover_interrupted()
+    except Exception:
+        log.exception("batches: could not check for interrupted applies")
+
+
 def run_all_once(app) -> dict:
     """Every job once, in table order, each in its own app context (`flask tick`).
 
     Returns {job name: rows touched, or the exception it raised}; a failing job does not stop the
     others, because each is independent and idempotent.
     """
+    recover_interrupted_batches(app)
     results = {}
     for job in JOBS:
         try:

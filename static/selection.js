@@ -256,6 +256,17 @@
     if (bannerBtn) return bannerBtn.dataset.selectionBanner === "all" ? selectAllMatching() : clearSelection();
     if (t.closest("[data-selection-clear]")) return clearSelection();
     if (t.closest("[data-dialog-close]")) return document.getElementById("batch-dialog").close();
+    var exportLink = t.closest("a[data-batch-action=export]");
+    if (exportLink && exportLink.href.length > LONGEST_URL && !(evt.ctrlKey || evt.metaKey || evt.button !== 0)) {
+      // rows picked one by one past the URL limit: the same export as a POST (the CSV downloads)
+      evt.preventDefault();
+      closeMenus(null);
+      var bar = document.getElementById("batch-bar"), form = postInstead(
+        bar.dataset.longExportUrl + "?" + exportLink.href.split("?")[1]);
+      form.submit();
+      setTimeout(function () { form.remove(); }, 1000);  // the page stays: don't pile up forms
+      return;
+    }
     var link = t.closest("a[data-batch-dialog]");
     if (link && !(evt.ctrlKey || evt.metaKey || evt.shiftKey || evt.button !== 0)) {
       evt.preventDefault();

@@ -42,14 +42,18 @@ class Change:
 
 
 def changes(batch: Batch, item: BatchItem) -> list[Change]:
-    """The written fields whose value moves for this item, with names for ids."""
+    """The written fields whose value moves for this item, with names for ids, and whatever else
+    the action moves (a renewal's expiry)."""
+    action = action_for(batch)
     out = []
-    for column in action_for(batch).writes:
+    for column in action.writes:
         before, after = (item.before or {}).get(column), (item.after or {}).get(column)
         if before != after:
             key = history_key(column)
             out.append(Change(LABELS.get(key, key), shown((item.before or {}).get(key)),
                               shown((item.after or {}).get(key))))
+    if batch.action != UNDO:
+        out.extend(Change(label, before, after) for label, before, after in action.moves(batch, item))
     return out
 
 

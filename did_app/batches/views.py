@@ -66,6 +66,8 @@ def _choose_action(values, status: int):
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     if request.values.get("action") == EXPORT:
+        if request.method == "POST":  # a long selection: answered here, as a redirect would GET it
+            return _export(request.form)
         return redirect_to(url_for("batches.export", ids=request.values.get("ids", "")[:100_000],
                                    filter=request.values.get("filter", "")[:4000]))
     return _new_inputs()
@@ -87,18 +89,27 @@ def _new_inputs():
     return _new_page(action, form, selected)
 
 
-@bp.get("/export.csv")
+# POST too (CSRF checked): the selection bar sends a long explicit selection as a form body, as it
+# does for the batch dialog; short ones and filter mode stay GET links
+@bp.route("/export.csv", methods=["GET", "POST"])
 def export():
-    """Export: the selection (ids, or the table's filter with its sort) as the numbers CSV of
-    numbers.md §7.8, streamed by numbers/export.py; an unreadable selection goes back to the table."""
+    return _export(request.values)
+
+
+def _export(values):
+    """Export: the selection (ids with an optional `sort`, or the table's filter with its sort) as
+    the numbers CSV of numbers.md §7.8, streamed by numbers/export.py; an unreadable selection goes
+    back to the table."""
     now = clock.now()
     try:
-        selection = _selection(request.args.get("ids"), request.args.get("filter"))
+        selection = _selection(values.get("ids"), values.get("filter"))
         where = engine.selection_condition(selection, now)
     except DomainError as err:
         flash(err.message, "error")
         return redirect_to(url_for("numbers.index"))
-    sort = numbers_queries.parse_view(MultiDict(parse_qsl(selection.get("filter", "")))).sort
+    table_args = (MultiDict(parse_qsl(selection["filter"])) if "filter" in selection
+                  else MultiDict({"sort": values.get("sort", "")[:100]}))
+    sort = numbers_queries.parse_view(table_args).sort
     filename = f"my-numbers-{now.strftime('%Y%m%d-%H%M%S')}.csv"
     body = stream_with_context(numbers_export.generate_csv([where], sort, g.workspace.currency))
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -18,11 +18,11 @@ from did_app.phone import display as phone_display
 BATCH_ACTIONS = (
     ("renew", "Renew"), ("assign_details", "Assign end-user details"),
     ("capacity_limit", "Update capacity limit"), ("capacity_group", "Update capacity group"),
-    ("dedicated_channels", "Dedicated channels"), ("next_mode", "Change next capacity mode"),
+    ("dedicated", "Dedicated channels"), ("next_mode", "Change next capacity mode"),
     ("apply_profile", "Apply configuration profile"), ("voice_route", "Assign / unassign voice route"),
     ("sms_route", "Assign / unassign SMS route"), ("description", "Update description"),
     ("billing_cycles", "Change billing cycles"), ("cancel", "Cancel"),
-    ("remove_refund", "Remove and refund"), ("restore", "Restore"), ("export", "Export"),
+    ("remove", "Remove and refund"), ("restore", "Restore"), ("export", "Export"),
 )
 BATCH_ENDPOINT = "batches.new"
 # placeholders url_for fills in once per page; selection.js puts each row's id and digits in their place
@@ -54,7 +54,7 @@ def applicable(number, ws, now) -> list[str]:
     if lifecycle.cancel_refusal(number) is None:
         codes.append("cancel")
     if lifecycle.remove_refusal(number) is None:
-        codes.append("remove_refund")
+        codes.append("remove")
     if number.cancelled_at is not None and lifecycle.restore_quote(number, ws, now).refusal is None:
         codes.append("restore")
     return codes
@@ -63,7 +63,7 @@ def applicable(number, ws, now) -> list[str]:
 ROW_LABELS = {"renew": "Renew…", "assign_details": "Assign end-user details…",
               "apply_profile": "Apply configuration profile…", "next_mode": "Change next capacity mode…",
               "cnam_out": "Configure CNAM OUT…", "emergency": "Request emergency service…",
-              "cancel": "Cancel…", "remove_refund": "Remove and refund…", "restore": "Restore…"}
+              "cancel": "Cancel…", "remove": "Remove and refund…", "restore": "Restore…"}
 
 
 def row_menu(number, ws, now, may_edit: bool) -> Markup:

@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from did_app import audit, clock, money
-from did_app.batches import engine
+from did_app import audit, clock, filters, money
+from did_app.batches import engine, queries
 from did_app.db import db
 from did_app.errors import DomainError
 from did_app.lifecycle import ledger
 from did_app.lifecycle import service as lifecycle
+from did_app.lifecycle.service import renew_quote
 from did_app.models import AuditEvent, Batch, BatchItem, LedgerEntry, Number, ReleasedNumber, Workspace
 from did_app.workspace import ensure_workspace
 from tests import factories as f
@@ -351,3 +352,24 @@ def test_one_number_batch_equals_the_single_action(ctx, code, single, params):
     assert _ledger_of(one.id) == _ledger_of(other.id)
     assert all(e.batch_id == batch.id for e in _history(batch.id)) and _history(batch.id)
     assert all(r.batch_id == batch.id for r in _ledger(batch.id))
+
+
+def test_renew_preview_shows_each_expiry_before_and_after_by_the_single_rule(ctx):
+    """The preview's before → after expiry is renew_quote's (the dialog of a single renewal), from the
+    expiry for a live number and from today for an expired one; once applied, it is what was written."""
+    live = f.make_number()
+    expired = f.make_number(expires_at=clock.now() - timedelta(days=3), expired_at=clock.now() - timedelta(days=2))
+    _set_balance(10_000)
+    batch = _preview("renew", [live, expired], months=3)
+    items, ws = _items(batch.id), lifecycle._workspace(db.session)  # noqa: SLF001
+    for number in (live, expired):
+        (change,) = queries.changes(batch, items[number.number])
+        expected = renew_quote(_fresh(number.id), 3, ws).new_expires_at
+        assert change.field == "Expires" and change.after == filters.fmt_date(expected)
+        assert change.before == filters.fmt_date(_fresh(number.id).expires_at)
+    assert filters.fmt_date(clock.now() + timedelta(days=20)) != queries.changes(batch, items[live.number])[0].after
+    engine.confirm(ACTOR, batch.id)
+    applied = db.session.get(Batch, batch.id)
+    for number in (live, expired):
+        (change,) = queries.changes(applied, items[number.number])
+        assert change.after == filters.fmt_date(_fresh(number.id).expires_at)

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
 
-from did_app import audit, clock
+from did_app import audit, clock, scheduler
 from did_app.batches import engine
 from did_app.batches.actions.base import Action
 from did_app.db import db
@@ -268,6 +269,28 @@ def test_a_batch_left_applying_by_a_crash_is_failed_on_the_next_start(ctx, app, 
     failed = _batch(batch.id)
     assert failed.status == "failed"
     assert failed.message == "The apply was interrupted. 4 of 10 numbers were applied; the other 6 are unchanged."
+
+
+def test_flask_tick_and_the_scheduler_start_fail_a_crashed_batch(ctx, app):
+    """The jobs' own start (`flask scheduler`, the in-process scheduler) and every `flask tick`
+    check too, so a crash is noticed without waiting for a web request."""
+    trunk = f.make_voice_trunk(name="sip-main")
+    by_tick, by_start = _crashed_batch(trunk, 4), _crashed_batch(trunk, 0, area="646")
+    moving = _crashed_batch(trunk, 2, area="718")
+    db.session.execute(sa.update(Batch).where(Batch.id == moving.id).values(applied_at=clock.now()))
+    db.session.commit()
+    db.session.execute(sa.update(Batch).where(Batch.id == by_start.id).values(status="previewed"))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["tick"])
+    assert result.exit_code == 0, result.output
+    assert "batch" not in result.output  # a check, not a job: tick prints the jobs' lines only
+    assert _batch(by_tick.id).status == "failed" and _batch(moving.id).status == "applying"
+    db.session.execute(sa.update(Batch).where(Batch.id == by_start.id).values(status="applying"))
+    db.session.commit()
+    scheduler.register_jobs(BackgroundScheduler(timezone="UTC"), app, run_now=True)
+    assert _batch(by_start.id).status == "failed"
+    assert _batch(by_start.id).message.startswith("The apply was interrupted. 0 of 10 numbers")
+    assert _batch(moving.id).status == "applying"
 
 
 def test_an_apply_still_making_progress_is_not_failed(ctx, app):

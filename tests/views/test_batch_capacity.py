@@ -3,8 +3,15 @@ and Export's CSV (numbers.md §7.8) for ids or the table's filter, viewers inclu
 import csv
 import io
 import re
+from datetime import timedelta
 
+import sqlalchemy as sa
+
+from did_app import clock
+from did_app.db import db
+from did_app.models import Number
 from did_app.numbers.export import COLUMNS
+from did_app.rules import status
 from tests import factories as f
 from tests.conftest import csrf_from, login
 
@@ -44,6 +51,38 @@ def test_the_menus_export_goes_straight_to_the_download(app, client):
     htmx = client.get("/batches/new?action=export&filter=status%3Dactive", headers={"HX-Request": "true"})
     assert "/batches/export.csv" in htmx.headers["HX-Redirect"]
     assert client.get("/batches/new?action=capacity_group&ids=1").status_code == 403  # viewers only export
+
+
+def _many_numbers(app, count: int) -> list[tuple[int, str]]:
+    """`count` numbers inserted set-based: (id, number) in id order."""
+    with app.app_context():
+        rows = [dict(number=f"+1212{i:07d}", country="US", region="NY", city="New York", number_type="local",
+                     features=1, capacity_mode="two_included", channels_included=2, monthly_price_minor=150,
+                     expires_at=clock.now() + timedelta(days=20 + i % 7)) for i in range(count)]
+        db.session.execute(sa.insert(Number), rows)
+        status.recompute(sa.true())
+        db.session.commit()
+        return db.session.execute(sa.select(Number.id, Number.number).order_by(Number.id)).all()
+
+
+def test_a_long_explicit_selection_exports_by_post_with_its_sort(app, client):
+    """800 ids are a ~5 KB URL, past a request line's limit: the selection bar posts them instead
+    (CSRF checked), sorted as the table was; the dialog's Export answers a post the same way."""
+    login(client, "viewer")
+    rows = _many_numbers(app, 801)
+    picked, left_out = rows[:800], rows[800]
+    ids = ",".join(str(r.id) for r in picked)
+    token = csrf_from(client.get("/numbers").get_data(as_text=True))
+    response = client.post("/batches/export.csv", data={"ids": ids, "sort": "-number", "csrf_token": token})
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    exported = [r[0] for r in _csv(response)[1:]]
+    assert exported == sorted((r.number for r in picked), reverse=True) and left_out.number not in exported
+    by_dialog = client.post("/batches/new", data={"action": "export", "ids": ids, "csrf_token": token})
+    assert by_dialog.status_code == 200 and len(_csv(by_dialog)) == 801
+    assert client.post("/batches/export.csv", data={"ids": ids}).status_code == 400  # no CSRF token
+    anonymous = app.test_client().post("/batches/export.csv", data={"ids": ids, "csrf_token": token})
+    assert anonymous.status_code in (302, 303, 400, 401) and "text/csv" not in anonymous.content_type
+    assert client.get(f"/batches/export.csv?ids={picked[0].id}").status_code == 200  # short: still a link
 
 
 def test_an_unreadable_export_selection_goes_back_to_the_table(app, client):

@@ -4,7 +4,9 @@ import re
 
 import sqlalchemy as sa
 
+from did_app import filters
 from did_app.db import db
+from did_app.lifecycle.service import renew_quote
 from did_app.models import Batch, Number, Workspace
 from did_app.workspace import ensure_workspace
 from tests import factories as f
@@ -83,3 +85,15 @@ def test_a_viewer_cannot_confirm(app, client):
     page = client.get(f"/batches/{batch_id}").get_data(as_text=True)
     response = client.post(f"/batches/{batch_id}/confirm", data={"csrf_token": csrf_from(page)})
     assert response.status_code == 403
+
+
+def test_a_renew_preview_shows_before_and_after_expiry(app, client):
+    login(client, "operator")
+    ids = _numbers(app, 1, balance=1000)
+    page = client.get(f"/batches/{_preview(client, 'renew', ids, months='1')}").get_data(as_text=True)
+    with app.app_context():
+        number = db.session.get(Number, ids[0])
+        before = filters.fmt_date(number.expires_at)
+        after = filters.fmt_date(renew_quote(number, 1, db.session.scalars(sa.select(Workspace)).first()).new_expires_at)
+    assert before != after
+    assert f"Expires: {before} → {after}" in page

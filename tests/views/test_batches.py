@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from did_app.db import db
 from did_app.models import Batch, Number
+from did_app.numbers.row_actions import BATCH_ACTIONS, ROW_LABELS
 from tests import factories as f
 from tests.conftest import csrf_from, login
 
@@ -145,3 +146,15 @@ def test_posts_without_a_csrf_token_are_refused(app, client):
 def test_an_unknown_batch_is_404(app, client, method, path):
     login(client, "admin")
     assert client.open(path, method=method, data={"csrf_token": _token(client)}).status_code == 404
+
+
+@pytest.mark.parametrize("code", [code for code, _ in BATCH_ACTIONS if code != "export"])
+def test_every_menu_action_opens_its_dialog(app, client, code):
+    """The selection bar's and the row menus' codes are the engine's: each opens its inputs (a code
+    the engine doesn't know would answer "Choose an action from the list.")."""
+    login(client, "operator")
+    with app.app_context():
+        number_id = f.make_number().id
+    response = client.get(f"/batches/new?action={code}&ids={number_id}")
+    assert response.status_code == 200 and "Choose an action from the list." not in response.get_data(as_text=True)
+    assert set(ROW_LABELS) - {"cnam_out", "emergency"} <= {c for c, _ in BATCH_ACTIONS}

@@ -9,10 +9,10 @@ from did_app.db import db
 from did_app.models import AuditEvent
 from tests.conftest import csrf_from, login
 
-# own account or no session; and a long pasted search and a batch's "Show these numbers", which every
-# role may run (a saved list, no data changes)
+# own account or no session; and a long pasted search, a batch's "Show these numbers" and the Export
+# of a long selection, which every role may run (a saved list or a download, no data changes)
 OPEN_TO_ALL = {"auth.login", "auth.setup", "auth.logout", "auth.password", "auth.sign_out_everywhere",
-               "numbers.save_list", "batches.show_numbers"}
+               "numbers.save_list", "batches.show_numbers", "batches.export"}
 
 
 def _write_routes():

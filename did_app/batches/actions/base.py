@@ -143,6 +143,11 @@ class Action:
         """The inputs in words, for the summary and the Batches page."""
         raise NotImplementedError
 
+    def moves(self, batch, item) -> list[tuple[str, object, object]]:
+        """(label, before, after) of what the action moves beyond its written columns, shown on the
+        preview and summary beside them (renew's expiry; its columns are written in Python)."""
+        return []
+
     def note(self, params: dict) -> str | None:
         """The history note of each changed number (the single-number edit's, if it writes one)."""
         return None

@@ -1,8 +1,8 @@
 """Signed webhook POSTs (lifecycle.md §12): JSON body, X-DidApp-* headers, HMAC-SHA256, 10 s timeout,
 redirects never followed (a 3xx is a failure), 2xx is success."""
 import hashlib
-import http.client
 import hmac
+import http.client
 import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit

@@ -281,6 +281,11 @@ def _record_test(*, channel: str, now: datetime, error: str | None, message_id: 
     return delivery
 
 
+def new_secret() -> str:
+    """A webhook signing secret: 32 URL-safe characters."""
+    return secrets.token_urlsafe(24)
+
+
 def recent(limit: int = 100) -> list:
     """The last `limit` deliveries of both channels, newest first, with the user's email."""
     return db.session.execute(sa.select(Delivery, User.email).outerjoin(User, User.id == Delivery.user_id)

@@ -165,6 +165,6 @@ def test_the_list_shows_the_last_100_deliveries_newest_first(app, client, clock)
                                     last_error=f"HTTP 500 boom {i}", created_at=clock.advance(minutes=1)))
         db.session.commit()
     page = client.get("/settings").get_data(as_text=True)
-    assert "Last 100 deliveries" in page
+    assert "The last 100 of both channels, newest first." in page
     assert "boom 104<" in page and "boom 5<" in page and "boom 4<" not in page
     assert page.index("boom 104<") < page.index("boom 5<")

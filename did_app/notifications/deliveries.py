@@ -163,11 +163,12 @@ def send_webhooks(ws, now: datetime) -> int:
 
 
 def _fail_queued_webhooks(now: datetime) -> int:
+    queued = (Delivery.channel == "webhook", Delivery.status == "pending", Delivery.next_attempt_at <= now)
+    if not db.session.scalar(sa.select(sa.exists().where(*queued))):
+        return 0  # the usual case: no write lock taken every minute for nothing
     with write_transaction() as session:
-        return session.execute(
-            sa.update(Delivery).where(Delivery.channel == "webhook", Delivery.status == "pending",
-                                      Delivery.next_attempt_at <= now)
-            .values(status="failed", last_error="Not sent: the webhook was turned off.")).rowcount
+        return session.execute(sa.update(Delivery).where(*queued)
+                               .values(status="failed", last_error="Not sent: the webhook was turned off.")).rowcount
 
 
 def webhook_payload(note) -> dict:

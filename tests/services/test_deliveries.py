@@ -151,6 +151,20 @@ def test_deactivated_and_opted_out_users_get_none(ctx, smtp_sink):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DigestItem)) == 1
 
 
+def test_a_queued_digest_is_not_sent_once_its_user_is_deactivated(ctx, smtp_sink, clock):
+    smtp_sink.use(ctx)
+    user_id = _user()
+    _notify()
+    smtp_sink.reject(1)
+    _run()
+    with write_transaction() as session:
+        session.get(User, user_id).active = False
+    clock.advance(minutes=1)
+    _run()
+    assert smtp_sink.messages == []
+    assert _deliveries("email")[0].status == "failed"
+
+
 def test_without_smtp_nothing_is_sent_or_queued(ctx, smtp_sink):
     _user()
     _notify()

@@ -10,6 +10,7 @@ from jinja2 import StrictUndefined
 from did_app import create_app
 from did_app.clock import FakeClock
 from did_app.db import db
+from tests.delivery_sinks import http_receiver, smtp_sink  # noqa: F401  (fixtures for every test)
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 PG_URL = os.environ.get("DATABASE_URL", "")

@@ -1,4 +1,6 @@
 """Input shapes for first run, login, passwords and users."""
+from urllib.parse import urlsplit
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
@@ -67,6 +69,18 @@ class EditUserForm(AttachMixin, FlaskForm):
     active = BooleanField("Active")
 
 
+def http_url(text: str) -> bool:
+    """An absolute http(s) URL with a host and a valid port, and nothing a header could not carry."""
+    if any(c.isspace() or not c.isprintable() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _whole(label: str, lo: int, hi: int, unit: str = "days") -> BoundedIntegerField:
     """A required whole number of days (or hours) from `lo` to `hi`, as most settings are."""
     return BoundedIntegerField(label, validators=[InputRequired(f"Enter a whole number of {unit}.")],
@@ -86,6 +100,23 @@ class SettingsForm(AttachMixin, FlaskForm, SettingsFields):
     undo_window_hours = _whole("Undo window (hours, 0 = off)", 0, 168, unit="hours")
     digest_hour = BoundedIntegerField("Digest hour (local time)", validators=[InputRequired("Enter an hour.")],
                                       lo=0, hi=23, message="Enter an hour from 0 to 23.")
+
+    webhook_url = StringField("Webhook URL", validators=[Length(max=2000, message="Enter at most 2,000 characters.")])
+    webhook_secret = StringField("Webhook secret", validators=[Length(max=128, message="Enter at most 128 characters.")])
+    webhook_enabled = BooleanField("Send notifications to the webhook")
+
+    def validate_webhook_url(self, field):
+        url = (field.data or "").strip()
+        if not url:
+            if self.webhook_enabled.data:
+                raise ValidationError("Enter the webhook URL to turn the webhook on.")
+            return
+        if not http_url(url):
+            raise ValidationError("Enter an http or https URL, e.g. https://example.com/hooks/did.")
+
+    def validate_webhook_secret(self, field):
+        if (field.data or "").strip() and len(field.data.strip()) < 16:
+            raise ValidationError("Enter at least 16 characters, or leave it blank to have one generated.")
 
     def validate_critical_days(self, field):
         if self.warn_days.data is not None and field.data is not None and field.data >= self.warn_days.data:

@@ -25,7 +25,7 @@ def _users(app, client):
 def test_unread_count_is_per_user(app, client):
     admin, viewer = _users(app, client)
     with app.app_context():
-        first, second, _ = _notify(), _notify(), _notify()
+        first, _, _ = _notify(), _notify(), _notify()
         assert queries.unread_count(admin) == queries.unread_count(viewer) == 3
         assert reads.mark_read(admin, first) is True
         assert reads.mark_read(admin, first) is True  # twice: still one read row

@@ -10,8 +10,10 @@ from sqlalchemy.orm import selectinload
 from did_app import clock
 from did_app.db import db
 from did_app.models import Number, NumberService, Workspace
+from did_app.models.numbers import FEATURES
 from did_app.numbers import blockers, queries, readiness
 from did_app.overview import queries as overview
+from did_app.rules import status
 from did_app.workspace import ensure_workspace
 from tests import factories as f
 from tests.conftest import T0
@@ -123,6 +125,28 @@ def test_blocker_filter_agrees_with_the_checklist_for_every_state(app, states):
             assert filtered == {i for i, s in stops.items() if key in s}, key
             assert counts[key] == len(filtered), key
 
+
+
+def test_blocker_counts_include_feature_sets_beyond_the_known_bits(app):
+    """counts() seeks the known feature sets; a stored set with an unknown bit still counts, as the
+    filter's bit test counts it."""
+    with app.app_context():
+        _workspace()
+        sms = f.make_sms_trunk(blocked=True).id
+        odd = {"both": f.make_number(features=("voice_in", "sms_in")).id,
+               "sms_blocked": f.make_number(features=("sms_in",), sms_route_id=sms).id,
+               "unknown_only": f.make_number(features=("voice_out",)).id}
+        extra = 2 ** len(FEATURES)
+        db.session.execute(sa.update(Number).where(Number.id.in_(odd.values()))
+                           .values(features=Number.features + extra))
+        status.recompute(Number.id.in_(odd.values()))
+        db.session.commit()
+        counts = blockers.counts()
+        for key in blockers.BLOCKERS:
+            filtered = db.session.scalar(sa.select(sa.func.count()).select_from(Number)
+                                         .where(blockers.condition(key)))
+            assert counts[key] == filtered, key
+        assert counts == {"registration": 0, "voice_route": 1, "capacity": 0, "sms_route": 2}
 
 def test_attention_items_count_services_wont_renew_and_at_risk(app):
     with app.app_context():

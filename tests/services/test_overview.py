@@ -215,3 +215,17 @@ def test_weeks_start_at_local_midnight_in_the_workspace_time_zone(app):
         assert weeks[0].start == today
         assert (weeks[0].total, weeks[1].total) == (1, 1)
         assert T0.tzinfo is not None
+
+
+def test_a_cutoff_before_today_puts_every_renewal_at_risk(app):
+    with app.app_context():
+        now = clock.now()
+        trunk = f.make_voice_trunk().id
+        for days in (0.5, 3, 8, 40):
+            f.make_number(voice_route_id=trunk, expires_at=now + days * DAY)
+        f.make_number(voice_route_id=trunk, billing_cycles_count=0, expires_at=now + 2 * DAY)
+        ws = _workspace(renewal_risk_cutoff_at=now - 3 * DAY)
+        weeks = overview.overview(ws, now).weeks
+        assert _bucket_counts(weeks)[:2] == [(0, 2, 1), (0, 1, 0)]
+        assert sum(w.at_risk for w in weeks) == 4 and sum(w.will_renew for w in weeks) == 0
+        assert not any(w.covered for w in weeks)

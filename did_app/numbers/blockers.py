@@ -80,7 +80,8 @@ _KNOWN = 2 ** len(FEATURES)  # every feature set features_mask writes is below t
 
 
 def _features_with(bit):
-    return Number.features.in_([value for value in range(1, _KNOWN) if value & bit])
+    # constants in the SQL text, not 64 bound parameters to expand on every run
+    return Number.features.in_([sa.literal_column(str(value)) for value in range(1, _KNOWN) if value & bit])
 
 
 def _beyond_known(bit):

@@ -134,11 +134,17 @@ def _timeline(ws, now: datetime) -> list[Week]:
     return weeks
 
 
+def _service_counts_statement():
+    if "services" not in _STATEMENTS:
+        _STATEMENTS["services"] = sa.select(*(
+            sa.select(sa.func.count(sa.distinct(NumberService.number_id))).where(NumberService.status == s)
+            .scalar_subquery().label(s) for s in ("pending", "rejected")))
+    return _STATEMENTS["services"]
+
+
 def _service_counts() -> dict:
     """Numbers with a pending, and with a rejected, service (A1): the service status index."""
-    cols = [sa.select(sa.func.count(sa.distinct(NumberService.number_id))).where(NumberService.status == s)
-            .scalar_subquery().label(s) for s in ("pending", "rejected")]
-    return dict(db.session.execute(sa.select(*cols)).one()._mapping)
+    return dict(db.session.execute(_service_counts_statement()).one()._mapping)
 
 
 def _cutoff_weeks(ws, now: datetime) -> float | None:

@@ -10,8 +10,10 @@ from sqlalchemy.orm import selectinload
 from did_app import clock
 from did_app.db import db
 from did_app.models import Number, NumberService, Workspace
+from did_app.models.numbers import FEATURES
 from did_app.numbers import blockers, queries, readiness
 from did_app.overview import queries as overview
+from did_app.rules import status
 from did_app.workspace import ensure_workspace
 from tests import factories as f
 from tests.conftest import T0
@@ -124,6 +126,28 @@ def test_blocker_filter_agrees_with_the_checklist_for_every_state(app, states):
             assert counts[key] == len(filtered), key
 
 
+
+def test_blocker_counts_include_feature_sets_beyond_the_known_bits(app):
+    """counts() seeks the known feature sets; a stored set with an unknown bit still counts, as the
+    filter's bit test counts it."""
+    with app.app_context():
+        _workspace()
+        sms = f.make_sms_trunk(blocked=True).id
+        odd = {"both": f.make_number(features=("voice_in", "sms_in")).id,
+               "sms_blocked": f.make_number(features=("sms_in",), sms_route_id=sms).id,
+               "unknown_only": f.make_number(features=("voice_out",)).id}
+        extra = 2 ** len(FEATURES)
+        db.session.execute(sa.update(Number).where(Number.id.in_(odd.values()))
+                           .values(features=Number.features + extra))
+        status.recompute(Number.id.in_(odd.values()))
+        db.session.commit()
+        counts = blockers.counts()
+        for key in blockers.BLOCKERS:
+            filtered = db.session.scalar(sa.select(sa.func.count()).select_from(Number)
+                                         .where(blockers.condition(key)))
+            assert counts[key] == filtered, key
+        assert counts == {"registration": 0, "voice_route": 1, "capacity": 0, "sms_route": 2}
+
 def test_attention_items_count_services_wont_renew_and_at_risk(app):
     with app.app_context():
         now = clock.now()
@@ -191,3 +215,17 @@ def test_weeks_start_at_local_midnight_in_the_workspace_time_zone(app):
         assert weeks[0].start == today
         assert (weeks[0].total, weeks[1].total) == (1, 1)
         assert T0.tzinfo is not None
+
+
+def test_a_cutoff_before_today_puts_every_renewal_at_risk(app):
+    with app.app_context():
+        now = clock.now()
+        trunk = f.make_voice_trunk().id
+        for days in (0.5, 3, 8, 40):
+            f.make_number(voice_route_id=trunk, expires_at=now + days * DAY)
+        f.make_number(voice_route_id=trunk, billing_cycles_count=0, expires_at=now + 2 * DAY)
+        ws = _workspace(renewal_risk_cutoff_at=now - 3 * DAY)
+        weeks = overview.overview(ws, now).weeks
+        assert _bucket_counts(weeks)[:2] == [(0, 2, 1), (0, 1, 0)]
+        assert sum(w.at_risk for w in weeks) == 4 and sum(w.will_renew for w in weeks) == 0
+        assert not any(w.covered for w in weeks)

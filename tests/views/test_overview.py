@@ -15,8 +15,9 @@ def test_every_role_sees_the_overview_first_in_the_navigation(app, client, role)
     login(client, role)
     body = client.get("/overview").get_data(as_text=True)
     assert "<h1>Overview</h1>" in body
-    nav = body[body.index("<nav"):]
-    assert nav.index('href="/overview"') < nav.index('href="/registration')
+    nav = body[body.index('class="brand"'):]
+    nav = nav[nav.index("<li>"):]  # after the workspace's name, Overview is the first item
+    assert nav.index('href="/overview"') < nav.index('href="/numbers"') < nav.index('href="/registration')
     assert client.get("/").headers["Location"].endswith("/numbers")
 
 

@@ -9,9 +9,11 @@ from did_app.db import db
 from did_app.models import AuditEvent
 from tests.conftest import csrf_from, login
 
-# own account or no session; and a long pasted search, a batch's "Show these numbers" and the Export
+# own account or no session (own digest opt-in, own calendar link, own read marks on notifications:
+# tests/views/test_profile.py and test_notifications.py check their CSRF); and a long pasted search, a batch's "Show these numbers" and the Export
 # of a long selection, which every role may run (a saved list or a download, no data changes)
 OPEN_TO_ALL = {"auth.login", "auth.setup", "auth.logout", "auth.password", "auth.sign_out_everywhere",
+               "auth.digest_opt_in", "auth.calendar_reset", "notifications.mark_read", "notifications.mark_all_read",
                "numbers.save_list", "batches.show_numbers", "batches.export"}
 
 

@@ -9,11 +9,15 @@ reminder claimed last month is not turned into a skip, and a second run claims n
 
 How it runs in SQL. Python builds the local days that can be due (today … today + the largest
 offset), each with its UTC boundaries and its claimed offset, as a derived table of literal rows
-(a UNION ALL: portable, no time-zone functions in SQL), and a table of the offsets. One
-`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` per chunk of at most 500 subjects joins the
-pending subjects to their day and to the offsets due that day; a chunk, read in (due date, id)
-order, is joined only to the few days its due dates span. Only the returned rows are this run's
-claims. (At most 366 day rows, under SQLite's limit of 500 terms in a compound SELECT.)
+(a UNION ALL: portable, no time-zone functions in SQL), and a table of the offsets. The days drive
+the subjects' due-date index (one range per day), and an anti-join on the claims' unique key
+leaves out the (subject, day, offset) rows already recorded, so a run reads what earlier runs
+claimed instead of attempting conflicting inserts. Per kind, one read ranks the subjects with
+something to record in (due date, id) order and returns every 500th as a chunk bound (window
+functions: only the bounds leave the database); a re-run with nothing new stops there. Then one
+`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` per chunk, joined only to the few days its due
+dates span. Only the returned rows are this run's claims. (At most 366 day rows, under SQLite's
+limit of 500 terms in a compound SELECT.)
 
 Chunks and transactions. The claims of one run sharing (kind, due_on, offset) must become ONE
 notification created in the claims' transaction, so a kind's chunks share one transaction: its

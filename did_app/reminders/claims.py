@@ -9,11 +9,15 @@ reminder claimed last month is not turned into a skip, and a second run claims n
 
 How it runs in SQL. Python builds the local days that can be due (today … today + the largest
 offset), each with its UTC boundaries and its claimed offset, as a derived table of literal rows
-(a UNION ALL: portable, no time-zone functions in SQL), and a table of the offsets. One
-`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` per chunk of at most 500 subjects joins the
-pending subjects to their day and to the offsets due that day; a chunk, read in (due date, id)
-order, is joined only to the few days its due dates span. Only the returned rows are this run's
-claims. (At most 366 day rows, under SQLite's limit of 500 terms in a compound SELECT.)
+(a UNION ALL: portable, no time-zone functions in SQL), and a table of the offsets. The days drive
+the subjects' due-date index (one range per day), and an anti-join on the claims' unique key
+leaves out the (subject, day, offset) rows already recorded, so a run reads what earlier runs
+claimed instead of attempting conflicting inserts. Per kind, one read ranks the subjects with
+something to record in (due date, id) order and returns every 500th as a chunk bound (window
+functions: only the bounds leave the database); a re-run with nothing new stops there. Then one
+`INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` per chunk, joined only to the few days its due
+dates span. Only the returned rows are this run's claims. (At most 366 day rows, under SQLite's
+limit of 500 terms in a compound SELECT.)
 
 Chunks and transactions. The claims of one run sharing (kind, due_on, offset) must become ONE
 notification created in the claims' transaction, so a kind's chunks share one transaction: its
@@ -130,62 +134,83 @@ class Source:
             return key
         return (key + self.shift).astimezone(_zone(w.tz)).date()
 
-    def window(self, w: Window) -> list:
+    def match(self, key, days):
+        """`key` (the due-date column) falls on one of `days`."""
         if self.shift is None:
-            return [self.key >= w.today, self.key <= w.last_day]
-        return [self.key >= w.midnight(w.today) - self.shift,
-                self.key < w.midnight(w.last_day + timedelta(days=1)) - self.shift]
+            return key == days.c.due_on
+        return sa.and_(key >= days.c.lo, key < days.c.hi)
 
-    def match(self, subjects, days):
-        if self.shift is None:
-            return subjects.c.key == days.c.due_on
-        return sa.and_(subjects.c.key >= days.c.lo, subjects.c.key < days.c.hi)
+    def unrecorded(self, subject_id, days, offsets):
+        """No claim row yet for (subject, day, offset): the anti-join on the claims' unique key, so
+        a re-run reads that index and attempts no insert (each attempt conflicting costs more)."""
+        return ~sa.exists().where(_C.kind == self.kind, _C.subject_type == self.subject_type,
+                                  _C.subject_id == subject_id, _C.due_on == days.c.due_on,
+                                  _C.offset_days == offsets.c.offset_days)
+
+    def due_rows(self, subject_id, key, days, offsets) -> list:
+        """The conditions of the rows due and not yet recorded: the subject's day, the offsets due
+        that day, no claim row yet."""
+        return [self.match(key, days), offsets.c.offset_days >= days.c.claim_offset,
+                self.unrecorded(subject_id, days, offsets)]
 
 
 # ---- one INSERT … SELECT per chunk -------------------------------------------------------------
 
-def _insert_claims(session, src: Source, subjects, days, offsets, now: datetime) -> list[Claim]:
-    """Claim the due offsets of `subjects` (a subquery with columns id, key); the rows this run made."""
+def _insert_claims(session, src: Source, subject_id, key, days, offsets, now: datetime, where: list) -> list[Claim]:
+    """Claim the due offsets of the subjects (`subject_id`, `key` columns) that `where` selects; the
+    rows this run made."""
     state = sa.case((offsets.c.offset_days == days.c.claim_offset, "claimed"), else_="skipped")
-    rows = (sa.select(sa.literal(src.kind, sa.String), sa.literal(src.subject_type, sa.String), subjects.c.id,
+    rows = (sa.select(sa.literal(src.kind, sa.String), sa.literal(src.subject_type, sa.String), subject_id,
                       days.c.due_on, offsets.c.offset_days, state, sa.literal(now, UTCDateTime()))
             # a WHERE, not JOIN … ON: SQLite's upsert after INSERT … SELECT needs the WHERE to parse
-            .select_from(subjects, days, offsets)
-            .where(src.match(subjects, days), offsets.c.offset_days >= days.c.claim_offset)
-            .order_by(subjects.c.id, offsets.c.offset_days))
+            .where(*where, *src.due_rows(subject_id, key, days, offsets))
+            .order_by(subject_id, offsets.c.offset_days))
     stmt = (insert_for(ReminderClaim.__table__)  # Core: the ORM's bulk-insert layer only adds cost here
             .from_select(CLAIM_KEY + ["state", "claimed_at"], rows)
+            # kept for a concurrent run the workspace lock did not hold off; the anti-join above
+            # already leaves out what earlier runs recorded
             .on_conflict_do_nothing(index_elements=CLAIM_KEY)
             .returning(_C.id, _C.subject_id, _C.due_on, _C.offset_days, _C.state))
+    # Core rows, all fetched at once: thousands come back on a first run
     return [Claim(r.id, r.subject_id, r.due_on, r.offset_days)
-            for r in session.execute(stmt) if r.state == "claimed"]
+            for r in session.connection().execute(stmt).all() if r.state == "claimed"]
+
+
+def _chunk_bounds(session, src: Source, w: Window, offsets) -> list[tuple]:
+    """The (key, id) of every CHUNK-th subject, in (key, id) order, with some due offset not yet
+    recorded, and of the last such subject: one read per kind (window functions, so only the bounds
+    leave the database). A re-run that has nothing to claim stops here."""
+    days = _days_table(w, src.shift, w.today, w.last_day)
+    # no separate window condition on the key: the days alone bound it, so the planner reads one
+    # index range per day (with the window's range it scanned the window once per day instead)
+    missing = (sa.select(src.key.label("key"), src.id_col.label("id"))
+               .where(src.pending, *src.due_rows(src.id_col, src.key, days, offsets))
+               .distinct().subquery("missing"))
+    ranked = sa.select(missing.c.key, missing.c.id,
+                       sa.func.row_number().over(order_by=(missing.c.key, missing.c.id)).label("rn"),
+                       sa.func.count().over().label("total")).subquery("ranked")
+    return [tuple(r) for r in session.execute(
+        sa.select(ranked.c.key, ranked.c.id).where(sa.or_(ranked.c.rn % CHUNK == 0, ranked.c.rn == ranked.c.total))
+        .order_by(ranked.c.rn))]
 
 
 def _chunked_claims(session, src: Source, w: Window, now: datetime) -> list[Claim]:
-    """Walk the pending subjects in (key, id) order, at most CHUNK per INSERT. Each chunk is joined
-    only to the days its keys span (a chunk of 500 spans a day or two, not the whole window)."""
+    """Claim in (key, id) ranges holding at most CHUNK subjects with something to record (others in
+    the range are read, not inserted). Each range is joined only to the days its keys span (a chunk
+    of 500 spans a day or two, not the whole window)."""
     made, after = [], None
     order = sa.tuple_(src.key, src.id_col)
     offsets = _offsets_table(w)
-    while True:
-        conds = [src.pending, *src.window(w)]
+    for upper in _chunk_bounds(session, src, w, offsets):
+        conds = [src.pending, order <= sa.tuple_(*upper)]
         if after is not None:
             conds.append(order > sa.tuple_(*after))
-        upper = session.execute(sa.select(src.key, src.id_col).where(*conds).order_by(src.key, src.id_col)
-                                .offset(CHUNK - 1).limit(1)).first()
-        if upper is not None:
-            conds.append(order <= sa.tuple_(*upper))
-        # the LIMIT (never reached: the bounds hold at most CHUNK) keeps the chunk a materialised
-        # subquery read from the due-date index, joined to the small literal tables afterwards
-        subjects = (sa.select(src.id_col.label("id"), src.key.label("key")).where(*conds)
-                    .order_by(src.key, src.id_col).limit(CHUNK).subquery("s"))
         first = w.today if after is None else max(w.today, src.day_of(w, after[0]))
-        last = w.last_day if upper is None else min(w.last_day, src.day_of(w, upper[0]))
-        if first <= last:
-            made += _insert_claims(session, src, subjects, _days_table(w, src.shift, first, last), offsets, now)
-        if upper is None:
-            return made
-        after = tuple(upper)
+        last = min(w.last_day, src.day_of(w, upper[0]))
+        made += _insert_claims(session, src, src.id_col, src.key, _days_table(w, src.shift, first, last), offsets,
+                               now, conds)
+        after = upper
+    return made
 
 
 def claim_numbers(session, kind: kinds.NumberKind, ws: Workspace, w: Window, now: datetime) -> list[Claim]:
@@ -203,8 +228,9 @@ def claim_proofs(session, kind: kinds.ProofKind, w: Window, now: datetime) -> li
 
 def claim_workspace(session, ws: Workspace, w: Window, now: datetime, due_on: date) -> list[Claim]:
     src = Source(kinds.LOW_BALANCE, "workspace", Workspace.id, None, None, None)
-    subjects = kinds.workspace_subject(ws, due_on).subquery("s")
-    return _insert_claims(session, src, subjects, _days_table(w, None, due_on, due_on), _offsets_table(w), now)
+    subject = kinds.workspace_subject(ws, due_on).subquery("s")
+    return _insert_claims(session, src, subject.c.id, subject.c.key, _days_table(w, None, due_on, due_on),
+                          _offsets_table(w), now, [])
 
 
 # ---- grouping ----------------------------------------------------------------------------------
@@ -219,9 +245,11 @@ def _groups(claims: list[Claim]) -> dict:
 def _attach(session, note, claims: list[Claim]) -> None:
     """Point the group's claims at their notification: one UPDATE per group chunk, not per claim."""
     ids = [c.id for c in claims]
+    # an expanding parameter: one compiled statement, and no per-id coercion of a literal list
+    stmt = (sa.update(ReminderClaim.__table__).where(_C.id.in_(sa.bindparam("ids", expanding=True)))
+            .values(notification_id=sa.bindparam("note_id")))
     for i in range(0, len(ids), CHUNK):
-        session.connection().execute(sa.update(ReminderClaim.__table__).where(_C.id.in_(ids[i:i + CHUNK]))
-                                     .values(notification_id=note.id))
+        session.connection().execute(stmt, {"ids": ids[i:i + CHUNK], "note_id": note.id})
 
 
 def _notify_numbers(session, kind_name: str, ws: Workspace, claims: list[Claim]) -> None:

@@ -21,7 +21,7 @@ from did_app.models import (
     Workspace,
 )
 from did_app.models.registration import VerificationRequestProof
-from did_app.reminders import jobs
+from did_app.reminders import claims, jobs
 from did_app.workspace import ensure_workspace
 from tests import factories
 from tests.conftest import T0
@@ -407,3 +407,65 @@ def test_low_balance_beyond_the_forecast_horizon_is_found_when_an_offset_reaches
         run()
         assert db.session.get(Workspace, 1).renewal_risk_cutoff_at is None
         assert sent("low_balance_forecast") == [("low_balance_forecast", date(2027, 1, 12), 60)]
+
+
+# ---- cost: a re-run reads, chunks skip what is recorded ------------------------------------------
+
+def _statements_during(action) -> list[str]:
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_a_rerun_with_nothing_new_attempts_no_insert(app, clock):
+    with app.app_context():
+        _workspace()
+        _bulk_numbers("+1212555", 700, billing_cycles_count=0, expires_at=T0 + timedelta(days=7))
+        _bulk_numbers("+1646555", 600, billing_cycles_count=0, expires_at=T0 + timedelta(days=1))
+        assert run() == 1300
+        clock.advance(minutes=15)
+        counts = []
+        statements = _statements_during(lambda: counts.append(jobs.claim_due_reminders()))
+        assert counts == [0]
+        assert not [s for s in statements if "INSERT INTO reminder_claim" in s]
+
+
+def test_chunks_claim_new_subjects_among_recorded_ones_once(app, clock, monkeypatch):
+    monkeypatch.setattr(claims, "CHUNK", 3)  # ranges of 3 subjects to record, with recorded ones between
+    with app.app_context():
+        _workspace()
+        old = [factories.make_number(billing_cycles_count=0, expires_at=T0 + timedelta(days=7, hours=2 * h))
+               for h in range(6)]
+        assert run() == 6
+        # new due dates interleaved with the recorded ones, on the same local day
+        new = [factories.make_number(billing_cycles_count=0, expires_at=T0 + timedelta(days=7, hours=2 * h + 1))
+               for h in range(6)]
+        clock.advance(minutes=15)
+        assert run() == 6
+        assert run() == 0
+        notes_of_day = [n for n in notes() if n.due_on == (T0 + timedelta(days=7)).date()]
+        assert [n.count for n in notes_of_day] == [6, 6]
+        linked = db.session.scalars(sa.select(ReminderClaim.subject_id)
+                                    .where(ReminderClaim.notification_id == notes_of_day[1].id)).all()
+        assert sorted(linked) == sorted(n.id for n in new)
+        assert len(claim_rows("expiring_no_renewal")) == 12 * 2  # 7 claimed and 30 skipped each
+        assert {n.id for n in old}.isdisjoint(linked)
+
+
+def test_an_offset_added_later_is_recorded_as_skipped_for_subjects_already_claimed(app, clock):
+    with app.app_context():
+        _workspace()
+        n = factories.make_number(billing_cycles_count=0, expires_at=T0 + timedelta(days=5))
+        assert run() == 1
+        _workspace(reminder_offsets=[1, 7, 14, 30])
+        assert run() == 0
+        assert claim_rows("expiring_no_renewal") == [(n.id, (T0 + timedelta(days=5)).date(), 7, "claimed"),
+                                                     (n.id, (T0 + timedelta(days=5)).date(), 14, "skipped"),
+                                                     (n.id, (T0 + timedelta(days=5)).date(), 30, "skipped")]

@@ -109,6 +109,7 @@ class ReminderRace(Race):
         self.round_of: dict[int, int] = {}
         self.held: dict[str, str] = {}  # channel → the id of the delivery the kill interrupted
         self.timings: list[str] = []
+        self.run_days: list[date] = [self.today]  # the local days the jobs ran on
 
     def close(self) -> None:
         self.smtp.stop()
@@ -211,11 +212,10 @@ class ReminderRace(Race):
 
     @staticmethod
     def _start_up_run_done(text: str) -> bool:
-        """The scheduler logged the end of its start-up reminders and deliveries runs."""
-        ends = ("rows touched", "failed")
-        return all(any(f"job {name}: " in line and line.rstrip().split(f"job {name}: ", 1)[1].startswith(ends)
-                       or f"job {name}: " in line and "rows touched" in line for line in text.splitlines())
-                   for name in ("reminders", "deliveries"))
+        """The scheduler logged the end of its start-up reminders and deliveries runs (run_job's
+        "job NAME: N rows touched …" or "job NAME: failed …")."""
+        ends = [re.search(rf"job {name}: (\d+ rows touched|failed)", text) for name in ("reminders", "deliveries")]
+        return all(ends)
 
     # ---- the kill ------------------------------------------------------------------------------------
 

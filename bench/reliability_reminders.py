@@ -22,7 +22,7 @@ start) and two `flask tick --at <now>` at once; the reminders rows each process 
 The kill. The clock moves a day (`tick --at` tomorrow): new offsets come due, every user is due a
 digest. Tick A is SIGKILLed while the SMTP sink holds the first digest unanswered (the sink has it,
 the database says 'sending'); tick B, a minute later, is SIGKILLed the same way at the first webhook.
-Then a tick six minutes later (past the five minutes after which a 'sending' row counts as stuck)
+Then a tick 31 minutes later (past the 30 minutes after which a 'sending' row counts as stuck)
 sends what is left and resends the two interrupted deliveries, and one more finds nothing to do.
 """
 import argparse
@@ -52,6 +52,7 @@ from did_app.db import db, write_transaction
 from did_app.lifecycle import periods
 from did_app.models import Delivery, DigestItem, Notification, Number, ReminderClaim, User
 from did_app.models.numbers import features_mask
+from did_app.notifications.deliveries import STUCK_AFTER
 from did_app.rules import status
 from did_app.workspace import ensure_workspace
 
@@ -61,7 +62,7 @@ DUE_DAYS = range(1, 32)  # today+1 … today+31: due now at one offset, or tomor
 USERS_PER_ROUND = 2
 SECRET = "bench-webhook-secret-bench-webhook"
 BASE_URL = "http://did.bench.example"
-STUCK_WAIT = timedelta(minutes=6)  # deliveries.STUCK_AFTER is 5 minutes
+STUCK_WAIT = STUCK_AFTER + timedelta(minutes=1)  # past deliveries.STUCK_AFTER
 
 
 def noon_zone(now: datetime) -> str:

@@ -25,7 +25,9 @@ from did_app.notifications import digest, links, mailer, webhook
 from did_app.workspace import current_workspace
 
 DIGEST_BACKLOG_DAYS = 7
-STUCK_AFTER = timedelta(minutes=5)  # a send takes at most ~10 s; longer means the process died
+# engineering.md §5: a claimed row still unsent after 30 minutes is retried. A send takes at most
+# ~10 s (the webhook timeout), so a row this old means the process died between sending and marking.
+STUCK_AFTER = timedelta(minutes=30)
 WEBHOOK_RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
                         timedelta(hours=2), timedelta(hours=6))
 CLAIM_BATCH = 200  # rows taken per channel per run; the rest wait a minute

@@ -2,13 +2,13 @@
 the Overview page counts on every view (B12): covering indexes, so each count reads a range of one
 index instead of every row of the table.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07 16:00:00
 """
 from alembic import op
 
-revision = '0009'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None

@@ -81,6 +81,9 @@ def test_assign_end_user_details_from_the_table(live_app, live, page, first_admi
     # templates/registration/_proofs.html; until the proofs branch is merged it is a stub, so the
     # two proofs are created directly and the picks are sent again (as the upload's return would).
     _add_proofs(live_app)
+    # "Add address" redirected to a full page: htmx (deferred) binds the select's change handler only
+    # when that page has loaded; a pick made before then sends nothing (the CI flake of 2026-12-07).
+    page.wait_for_load_state()
     page.evaluate("window.stillTheSamePage = true")
     address = page.locator("#address_id").input_value()
     with page.expect_response(lambda r: "address_id=&" in r.url or r.url.endswith("address_id=")):

@@ -35,15 +35,18 @@ MAX_PAYLOAD_NUMBERS = 1000
 EMAIL_OFF = "Email is off: SMTP is not configured."
 
 
-def enqueue_webhook(session, notification) -> None:
-    """Queue the webhook delivery of `notification` (flushed, so it has an id), in the caller's
-    transaction, when the workspace webhook is enabled."""
+def enqueue_webhooks(session, notification_ids: list[int]) -> None:
+    """Queue the webhook delivery of each notification (flushed, so it has an id), in the caller's
+    transaction, when the workspace webhook is enabled: one INSERT for all of them."""
+    if not notification_ids:
+        return
     ws = session.scalars(sa.select(Workspace).order_by(Workspace.id).limit(1)).first()
     if ws is None or not ws.webhook_enabled or not ws.webhook_url:
         return
     now = clock.now()
-    session.add(Delivery(channel="webhook", notification_id=notification.id, status="pending",
-                         next_attempt_at=now, created_at=now))
+    session.execute(sa.insert(Delivery.__table__), [  # Core executemany: bulk work
+        dict(channel="webhook", notification_id=note_id, status="pending", attempts=0, next_attempt_at=now,
+             created_at=now) for note_id in notification_ids])
 
 
 def send_due() -> int:

@@ -242,36 +242,52 @@ def _groups(claims: list[Claim]) -> dict:
     return dict(sorted(groups.items()))
 
 
-def _attach(session, note, claims: list[Claim]) -> None:
-    """Point the group's claims at their notification: one UPDATE per group chunk, not per claim."""
-    ids = [c.id for c in claims]
+def _attach(session, note_ids: list[int | None], groups: list[list[Claim]]) -> None:
+    """Point each group's claims at its notification: one UPDATE per group chunk, not per claim."""
     # an expanding parameter: one compiled statement, and no per-id coercion of a literal list
     stmt = (sa.update(ReminderClaim.__table__).where(_C.id.in_(sa.bindparam("ids", expanding=True)))
             .values(notification_id=sa.bindparam("note_id")))
-    for i in range(0, len(ids), CHUNK):
-        session.connection().execute(stmt, {"ids": ids[i:i + CHUNK], "note_id": note.id})
+    for note_id, group in zip(note_ids, groups):
+        if note_id is None:
+            continue
+        ids = [c.id for c in group]
+        for i in range(0, len(ids), CHUNK):
+            session.connection().execute(stmt, {"ids": ids[i:i + CHUNK], "note_id": note_id})
+
+
+def _notify_groups(session, groups: dict, drafts: list[notifications.Draft]) -> None:
+    """Write the groups' notifications together (one statement per table) and attach their claims."""
+    _attach(session, notifications.notify_many(session, drafts), list(groups.values()))
+
+
+def _number_draft(kind_name: str, ws: Workspace, due_on: date, offset: int, described: list[tuple]):
+    numbers = sorted(number for number, _ in described)
+    if kind_name == "renewal_balance_short":
+        text = messages.renewal_balance_short(len(numbers), due_on, sum(p or 0 for _, p in described), ws.currency)
+    else:
+        text = messages.NUMBER_MESSAGES[kind_name](len(numbers), due_on)
+    return notifications.Draft(kind_name, numbers, text, due_on, offset)
 
 
 def _notify_numbers(session, kind_name: str, ws: Workspace, claims: list[Claim]) -> None:
-    for (due_on, offset), group in _groups(claims).items():
-        numbers, total = kinds.numbers_with_prices(session, [c.subject_id for c in group])
-        if kind_name == "renewal_balance_short":
-            text = messages.renewal_balance_short(len(numbers), due_on, total, ws.currency)
-        else:
-            text = messages.NUMBER_MESSAGES[kind_name](len(numbers), due_on)
-        note = notifications.notify(session, kind_name, numbers, text, due_on=due_on, offset_days=offset)
-        if note is not None:
-            _attach(session, note, group)
+    groups = _groups(claims)
+    # every claimed number described at once (number, renewal price), not one read per group
+    described = kinds.numbers_by_id(session, [c.subject_id for c in claims])
+    drafts = [_number_draft(kind_name, ws, due_on, offset, [described[c.subject_id] for c in group
+                                                            if c.subject_id in described])
+              for (due_on, offset), group in groups.items()]
+    _notify_groups(session, groups, drafts)
 
 
 def _notify_proofs(session, claims: list[Claim]) -> None:
-    for (due_on, offset), group in _groups(claims).items():
+    groups = _groups(claims)
+    drafts = []
+    for (due_on, offset), group in groups.items():
         proof_ids = [c.subject_id for c in group]
-        numbers = kinds.proof_numbers(session, proof_ids)
         text = messages.proof_expiring(len(proof_ids), due_on, kinds.proof_identity_names(session, proof_ids))
-        note = notifications.notify(session, kinds.PROOF_KIND.name, numbers, text, due_on=due_on, offset_days=offset)
-        if note is not None:
-            _attach(session, note, group)
+        drafts.append(notifications.Draft(kinds.PROOF_KIND.name, kinds.proof_numbers(session, proof_ids), text,
+                                          due_on, offset))
+    _notify_groups(session, groups, drafts)
 
 
 # ---- one transaction per kind ------------------------------------------------------------------
@@ -331,11 +347,10 @@ def _low_balance_kind(now: datetime):
         if not w.today <= due_on <= w.last_day:
             return 0  # past (renewals overdue: the next renewals run charges or expires them) or not yet due
         claims = claim_workspace(session, ws, w, now, due_on)
-        for c in claims:
-            note = notifications.notify(session, kinds.LOW_BALANCE, [],
-                                        messages.low_balance_forecast(due_on, outlook.short_total, ws.currency),
-                                        due_on=due_on, offset_days=c.offset_days, link=FORECAST_LINK)
-            _attach(session, note, [c])
+        text = messages.low_balance_forecast(due_on, outlook.short_total, ws.currency)
+        groups = _groups(claims)
+        _notify_groups(session, groups, [notifications.Draft(kinds.LOW_BALANCE, [], text, day, offset, FORECAST_LINK)
+                                         for day, offset in groups])
         return len(claims)
     return run
 

@@ -143,17 +143,17 @@ def _in_chunks(ids: list[int]):
         yield ids[i:i + IN_CHUNK]
 
 
-def numbers_with_prices(session, ids: list[int]) -> tuple[list[str], int]:
-    """The numbers (sorted) of `ids` and the sum of their next renewal prices."""
-    found, total = [], 0
+def numbers_by_id(session, ids: list[int]) -> dict[int, tuple[str, int | None]]:
+    """{id: (number, next renewal price)} for the numbers of `ids`."""
+    found = {}
     # an expanding parameter: one compiled statement, and no per-id coercion of a literal list
-    stmt = sa.select(Number.number, renewal.renewal_price_expr()).where(Number.id.in_(sa.bindparam("ids", expanding=True)))
+    stmt = sa.select(Number.id, Number.number, renewal.renewal_price_expr()).where(
+        Number.id.in_(sa.bindparam("ids", expanding=True)))
     for part in _in_chunks(ids):
         # Core rows: the ORM layer costs more than the query over thousands of ids
-        for number, price in session.connection().execute(stmt, {"ids": part}):
-            found.append(number)
-            total += price or 0
-    return sorted(found), total
+        for number_id, number, price in session.connection().execute(stmt, {"ids": part}):
+            found[number_id] = (number, price)
+    return found
 
 
 def proof_numbers(session, proof_ids: list[int]) -> list[str]:

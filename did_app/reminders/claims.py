@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock_time
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -84,12 +85,18 @@ def window(ws: Workspace, now: datetime) -> Window:
     return Window(today, ws.time_zone, offsets, days)
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
+    """One claim this run made. `due_on` is as the driver returns it (a date on PostgreSQL, ISO text
+    on SQLite): a first run returns tens of thousands of rows, so each becomes a date only once per
+    group (`_groups`)."""
     id: int
     subject_id: int
-    due_on: date
+    due_on: object
     offset_days: int
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 # ---- the literal tables ------------------------------------------------------------------------
@@ -170,10 +177,11 @@ def _insert_claims(session, src: Source, subject_id, key, days, offsets, now: da
             # kept for a concurrent run the workspace lock did not hold off; the anti-join above
             # already leaves out what earlier runs recorded
             .on_conflict_do_nothing(index_elements=CLAIM_KEY)
-            .returning(_C.id, _C.subject_id, _C.due_on, _C.offset_days, _C.state))
+            # raw due_on and state: no per-row type processing (see Claim)
+            .returning(_C.id, _C.subject_id, sa.type_coerce(_C.due_on, sa.String), _C.offset_days,
+                       sa.type_coerce(_C.state, sa.String)))
     # Core rows, all fetched at once: thousands come back on a first run
-    return [Claim(r.id, r.subject_id, r.due_on, r.offset_days)
-            for r in session.connection().execute(stmt).all() if r.state == "claimed"]
+    return [Claim(*r[:4]) for r in session.connection().execute(stmt).all() if r[4] == "claimed"]
 
 
 def _chunk_bounds(session, src: Source, w: Window, offsets) -> list[tuple]:
@@ -239,7 +247,7 @@ def _groups(claims: list[Claim]) -> dict:
     groups = defaultdict(list)
     for c in claims:
         groups[(c.due_on, c.offset_days)].append(c)
-    return dict(sorted(groups.items()))
+    return {(_as_date(due_on), offset): group for (due_on, offset), group in sorted(groups.items())}
 
 
 def _attach(session, note_ids: list[int | None], groups: list[list[Claim]]) -> None:

@@ -39,7 +39,10 @@ def renewal_price_expr():
 
 def due_expr(now: datetime):
     """Numbers whose renewal the renewals job takes now: expired by the clock, still live, not porting."""
-    return sa.and_(Number.expires_at <= now, Number.expired_at.is_(None), Number.cancelled_at.is_(None),
+    # coalesce() is "both null" and keeps SQLite's planner off the expired_at index (nine rows in ten
+    # are null there): on it, every chunk read all live numbers and sorted them (20 ms at 100k); on
+    # the expires_at index a chunk reads its 500 rows in order
+    return sa.and_(Number.expires_at <= now, sa.func.coalesce(Number.expired_at, Number.cancelled_at).is_(None),
                    Number.porting.is_(False))
 
 

@@ -18,6 +18,9 @@ def _login(page, live):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="My Numbers")).to_be_visible()
+    # the redirect is a full page and htmx (deferred) binds only once it has loaded: the cells' "Edit"
+    # buttons are hx-get alone (no form to fall back on), so a click before then does nothing
+    page.wait_for_load_state()
 
 
 def _data(app):

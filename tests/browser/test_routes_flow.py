@@ -28,11 +28,11 @@ def test_create_a_sip_trunk_and_a_group_and_follow_the_count_link(live_app, live
 
     # a SIP trunk with its defaults; the codec arrows reorder in place (htmx), nothing is saved yet
     page.get_by_role("link", name="New SIP trunk").click()
+    expect(page.get_by_label("Port", exact=True)).to_have_value("5060")
+    expect(page.get_by_label("Username", exact=True)).to_have_value("{DID}")
     # a full page: htmx (deferred) binds only once it has loaded; a codec move before then is a plain
     # submit (a reload), and the media encryption pick right after it would send nothing (no hint)
     page.wait_for_load_state()
-    expect(page.get_by_label("Port", exact=True)).to_have_value("5060")
-    expect(page.get_by_label("Username", exact=True)).to_have_value("{DID}")
     page.get_by_label("Name", exact=True).fill("Main PBX")
     page.get_by_label("Host", exact=True).fill("pbx.example.com")
     page.get_by_role("button", name="Move PCMA up").click()

@@ -74,6 +74,8 @@ def test_create_a_sip_trunk_and_a_group_and_follow_the_count_link(live_app, live
     # the last trunk of a group in use can't be deleted: the confirmed delete shows why, in place
     page.go_back()
     page.get_by_role("link", name="Main PBX").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Main PBX")
+    page.wait_for_load_state()  # else the delete is a plain post: no confirm, the refusal on a new page
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete trunk").click()
     expect(page.locator("#delete-result")).to_contain_text(

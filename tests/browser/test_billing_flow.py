@@ -46,7 +46,9 @@ def test_top_up_then_forecast(live_app, live, page):
     expect(ledger_row).to_contain_text("Top-up")
     expect(ledger_row).to_contain_text("Wire transfer 0042")
 
-    # the ledger filter answers in place and keeps the URL
+    # the ledger filter answers in place and keeps the URL; the top-up redirected to a full page, and
+    # htmx (deferred) binds only once it has loaded: a Filter before then is a plain GET (a reload)
+    page.wait_for_load_state()
     page.get_by_label("Kind").select_option(label="Renewal")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#ledger")).to_contain_text("No ledger rows match these filters.")

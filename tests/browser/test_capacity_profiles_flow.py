@@ -49,6 +49,9 @@ def test_profile_rule_and_the_test_box(live_app, live, page):
     page.get_by_label("Local").check()
     page.get_by_role("button", name="Create rule").click()
     expect(page.get_by_text("Rule San Francisco created.")).to_be_visible()
+    # the redirect is a full page and htmx (deferred) binds only once it has loaded: a Test sent before
+    # then is a plain GET (a reload), and the Filter after it would leave the number out of the URL
+    page.wait_for_load_state()
     rule_row = page.locator("#rule-list tbody tr")
     expect(rule_row).to_have_count(1)
     expect(rule_row).to_contain_text("City")

@@ -66,6 +66,9 @@ def test_bell_open_mark_read_and_mark_all_read(live_app, live, page, first_admin
     page.locator("#bell a").click()
     unread = page.locator("table.notifications tbody tr.unread")
     expect(unread).to_have_count(2)
+    # a full page: htmx (deferred) binds only once it has loaded; a Mark read before then is a plain post
+    # (a reload), and "in place" would not be what is tested
+    page.wait_for_load_state()
     unread.first.get_by_role("button", name="Mark read").click()
     expect(unread).to_have_count(1)
     expect(page.locator("#bell a")).to_have_attribute("aria-label", "1 unread notification")

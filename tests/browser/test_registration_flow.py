@@ -18,6 +18,9 @@ DIGITS = "4930555001"
 
 
 def _upload(page, form_id: str, type_name: str, name: str, data: bytes, mime: str) -> None:
+    # each upload follows a full page (a redirect or a link) and htmx (deferred) binds only once it has
+    # loaded: an upload before then is a plain multipart post, not the htmx one
+    page.wait_for_load_state()
     form = page.locator(f"#{form_id}")
     form.locator("select[name=proof_type_id]").select_option(label=type_name)
     form.locator("input[type=file]").set_input_files([{"name": name, "mimeType": mime, "buffer": data}])
@@ -79,6 +82,7 @@ def test_awaiting_number_to_ready_for_configuration(live_app, live, page, first_
     # as admin: reject with a reason, from the request the readiness check links to
     page.locator("#readiness").get_by_role("link", name="Review request").click()
     expect(page.locator("#decision")).to_be_visible()
+    page.wait_for_load_state()  # the decisions swap #request-main only once htmx is bound
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("#reasons-error")).to_have_text("Choose at least one reason.")
     page.get_by_label("Proof of address is too old").check()
@@ -109,6 +113,7 @@ def test_awaiting_number_to_ready_for_configuration(live_app, live, page, first_
     # approve: the number leaves Awaiting registration and the next step is the voice trunk
     page.locator("#readiness").get_by_role("link", name="Review request").click()
     expect(page.locator("#request-main")).to_contain_text("Submissions2")
+    page.wait_for_load_state()
     page.get_by_role("button", name="Approve").click()
     expect(page.locator("#request-main")).to_contain_text("Approved")
     number = _number(live_app)

@@ -51,6 +51,9 @@ def test_a_requirement_drives_the_add_preview_and_the_fallback_stays(live_app, l
 
     # the list filters by country in place
     page.get_by_role("link", name="← Requirements").click()
+    expect(page.get_by_role("heading", name="Registration requirements")).to_be_visible()
+    # a full page: htmx (deferred) binds only once it has loaded; a Filter before then is a plain GET
+    page.wait_for_load_state()
     page.get_by_label("Country", exact=True).fill("DE")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"country=DE"))
@@ -71,6 +74,8 @@ def test_a_requirement_drives_the_add_preview_and_the_fallback_stays(live_app, l
     # the (*, *) row can be edited but not deleted: the refusal shows next to the button
     page.goto(live + "/registration/requirements")
     page.get_by_role("link", name="(*, *)").click()
+    expect(page.get_by_role("heading", name="(*, *)")).to_be_visible()
+    page.wait_for_load_state()  # else the delete is a plain post: no confirm, no refusal in place
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete requirement").click()
     expect(page.get_by_role("alert")).to_have_text(

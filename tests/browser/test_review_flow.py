@@ -52,6 +52,9 @@ def test_admin_rejects_one_request_and_approves_another(live_app, live, page, fi
     expect(page.locator("#request-status")).to_have_text("In review")
     _shot(page, "review_request_pending")
     url = page.url
+    # a full page: htmx (deferred) binds only once it has loaded; a Reject before then is a plain post
+    # (a reload to the same URL), so "swapped in place" would not be what is tested
+    page.wait_for_load_state()
     page.get_by_role("button", name="Reject").click()
     expect(page.locator("#reasons-error")).to_have_text("Choose at least one reason.")
     page.get_by_label("Proof of address is too old").check()
@@ -66,6 +69,8 @@ def test_admin_rejects_one_request_and_approves_another(live_app, live, page, fi
 
     page.get_by_role("link", name="← Verification requests").click()
     page.get_by_role("link", name=ref_b).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(ref_b)
+    page.wait_for_load_state()
     page.get_by_role("button", name="Approve").click()
     expect(page.locator("#request-status")).to_have_text("Approved")
     expect(page.locator("#numbers")).to_contain_text("Not configured")

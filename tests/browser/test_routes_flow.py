@@ -30,6 +30,9 @@ def test_create_a_sip_trunk_and_a_group_and_follow_the_count_link(live_app, live
     page.get_by_role("link", name="New SIP trunk").click()
     expect(page.get_by_label("Port", exact=True)).to_have_value("5060")
     expect(page.get_by_label("Username", exact=True)).to_have_value("{DID}")
+    # a full page: htmx (deferred) binds only once it has loaded; a codec move before then is a plain
+    # submit (a reload), and the media encryption pick right after it would send nothing (no hint)
+    page.wait_for_load_state()
     page.get_by_label("Name", exact=True).fill("Main PBX")
     page.get_by_label("Host", exact=True).fill("pbx.example.com")
     page.get_by_role("button", name="Move PCMA up").click()
@@ -71,6 +74,8 @@ def test_create_a_sip_trunk_and_a_group_and_follow_the_count_link(live_app, live
     # the last trunk of a group in use can't be deleted: the confirmed delete shows why, in place
     page.go_back()
     page.get_by_role("link", name="Main PBX").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Main PBX")
+    page.wait_for_load_state()  # else the delete is a plain post: no confirm, the refusal on a new page
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete trunk").click()
     expect(page.locator("#delete-result")).to_contain_text(

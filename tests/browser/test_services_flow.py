@@ -53,6 +53,9 @@ def test_request_cnam_out_and_get_it_approved(live_app, live, page, first_admin)
 
     attention.get_by_role("button", name="Review").click()
     expect(page.get_by_role("heading", name="Service requests")).to_be_visible()
+    # a full page: htmx (deferred) binds only once it has loaded; an Approve before then is a plain post
+    # (a reload), not the inline one
+    page.wait_for_load_state()
     row = page.locator("#service-list tbody tr")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("ACME INC")

@@ -164,7 +164,7 @@ def restore_quote(number: Number, ws: Workspace, now: datetime | None = None) ->
     ends = number.cancelled_at + timedelta(days=ws.restore_window_days)
     if now >= ends:
         return RestoreQuote(0, None, ends, f"The restore window ended on {filters.local_date(ends, ws)}.")
-    if number.expires_at is not None and number.expires_at > now:
+    if not renewal.paid_time_over(number, now):
         return RestoreQuote(0, None, ends, None)
     new = periods.next_expiry(now, 1, periods.anchor_day_of(now, ws.time_zone), ws.time_zone)
     return RestoreQuote(renewal.renewal_price(number), new, ends, None)

@@ -35,6 +35,18 @@ def renewal_price_expr():
                    else_=Number.monthly_price_minor)
 
 
+# ---- restoring a cancelled number (lifecycle.md §7) ------------------------------------------------
+
+def paid_time_over(number, now: datetime) -> bool:
+    """A cancelled number's paid time is over: restoring it charges one month from now."""
+    return number.expires_at is None or number.expires_at <= now
+
+
+def paid_time_over_expr(now: datetime):
+    """paid_time_over() as SQL."""
+    return sa.or_(Number.expires_at.is_(None), Number.expires_at <= now)
+
+
 # ---- a due renewal ---------------------------------------------------------------------------
 
 def due_expr(now: datetime):

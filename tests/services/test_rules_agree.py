@@ -145,6 +145,8 @@ def test_renewal_checks_and_predicates_agree(app, inventory, cutoff):
             n.id for n in numbers if renewal.will_not_renew(n, cutoff)}
         assert _ids(renewal.due_expr(clock.now())) == {
             inventory["due_now"], inventory["due_now_cycles_zero"]}
+        assert _ids(renewal.paid_time_over_expr(clock.now())) == {
+            n.id for n in numbers if renewal.paid_time_over(n, clock.now())}
         prices = dict(db.session.execute(sa.select(Number.id, renewal.renewal_price_expr())).all())
         assert prices == {n.id: renewal.renewal_price(n) for n in numbers}
         assert prices[inventory["at_risk_soon_next_mode"]] == 90

@@ -13,6 +13,7 @@ from did_app.batches.actions.base import InputForm, Plan, Rule
 from did_app.batches.sql import typed
 from did_app.db import UTCDateTime, db
 from did_app.lifecycle import ledger, periods
+from did_app.lifecycle import service as lifecycle
 from did_app.models import BatchItem, Number
 from did_app.rules import renewal
 
@@ -22,10 +23,6 @@ _N = Number.__table__.c
 
 class RestoreForm(InputForm):
     """No inputs: the selection alone."""
-
-
-def _paid_time_over(now):
-    return sa.or_(Number.expires_at.is_(None), Number.expires_at <= typed(now, UTCDateTime()))
 
 
 class RestoreAction(paid.PaidAction):
@@ -46,7 +43,7 @@ class RestoreAction(paid.PaidAction):
         return Plan(targets={"cancelled_at": typed(None, UTCDateTime()), "billing_cycles_count": typed(None, sa.Integer())},
                     rules=[Rule(Number.cancelled_at.is_(None), "skip", "Not cancelled"),
                            Rule(Number.cancelled_at <= typed(window_start, UTCDateTime()), "skip", WINDOW_ENDED)],
-                    cost=sa.case((_paid_time_over(now), renewal.renewal_price_expr()), else_=0))
+                    cost=sa.case((renewal.paid_time_over_expr(now), renewal.renewal_price_expr()), else_=0))
 
     def classify(self, batch_id: int, where, params: dict, excluded=None) -> None:
         super().classify(batch_id, where, params, excluded)
@@ -74,7 +71,7 @@ class RestoreAction(paid.PaidAction):
     def confirmation_for(self, batch) -> str:
         charged = db.session.scalar(sa.select(sa.func.count()).select_from(BatchItem).join(
             Number, Number.id == BatchItem.number_id).where(
-            paid.changes_of(batch.id), _paid_time_over(clock.now()))) or 0
+            paid.changes_of(batch.id), renewal.paid_time_over_expr(clock.now()))) or 0
         return self.confirmation(batch.change_count, batch.params, batch.total_cost_minor, charged)
 
     def inputs(self, params: dict) -> str:
@@ -87,25 +84,28 @@ class RestoreAction(paid.PaidAction):
         rows = paid.change_rows(batch_id, Number.cancelled_at, Number.billing_cycles_count, Number.expires_at,
                                 Number.capacity_mode, Number.channels_included, Number.monthly_price_minor,
                                 Number.next_capacity_mode, Number.next_monthly_price_minor)
-        over = [r for r in rows if r.expires_at is None or r.expires_at <= now]
+        # the single restore's own quote (a row has the columns it reads): which numbers are charged
+        # and their new expiry; the amount charged is the previewed cost, re-checked at confirm
+        new_expiry = {r.number_id: lifecycle.restore_quote(r, ws, now).new_expires_at for r in rows}
+        over = [r for r in rows if new_expiry[r.number_id] is not None]
         self.post("restore_charge", [ledger.Entry(r.cost_minor, number_id=r.number_id, number=r.number,
                                                   batch_id=batch_id, note="Restore after paid time") for r in over],
                   actor)
         anchor = periods.anchor_day_of(now, ws.time_zone)
-        new = periods.next_expiry(now, 1, anchor, ws.time_zone)
         db.session.execute(sa.update(Number).where(Number.id.in_(sa.select(BatchItem.number_id).where(
             paid.changes_of(batch_id)))).values(cancelled_at=None, billing_cycles_count=None,
                                                  version=Number.version + 1, updated_at=now, updated_by=actor.user_id)
             .execution_options(synchronize_session=False))
         if over:
             db.session.execute(sa.update(Number.__table__).where(_N.id == sa.bindparam("b_id")).values(
-                expires_at=new, billing_anchor_day=anchor, capacity_mode=sa.bindparam("capacity_mode"),
+                expires_at=sa.bindparam("new_expiry"), billing_anchor_day=anchor,
+                capacity_mode=sa.bindparam("capacity_mode"),
                 channels_included=sa.bindparam("channels_included"),
                 monthly_price_minor=sa.bindparam("monthly_price_minor"),
                 next_capacity_mode=sa.bindparam("next_capacity_mode"),
                 next_monthly_price_minor=sa.bindparam("next_monthly_price_minor")),
-                [_values(r) for r in over])
-        audit.record_many(actor, _events(rows, {r.number_id for r in over}, new), batch_id=batch_id)
+                [{**_values(r), "new_expiry": new_expiry[r.number_id]} for r in over])
+        audit.record_many(actor, _events(rows, new_expiry), batch_id=batch_id)
         paid.finish(batch_id)
 
 
@@ -115,12 +115,14 @@ def _values(row) -> dict:
     return {**keep, **paid.next_mode(row), "b_id": row.number_id}
 
 
-def _events(rows, charged: set, new) -> list[dict]:
-    """Per number, as the single restore: "number.renewed" when charged, then "number.restored"."""
+def _events(rows, new_expiry: dict) -> list[dict]:
+    """Per number, as the single restore: "number.renewed" when charged (`new_expiry` not None),
+    then "number.restored"."""
     events = []
     for r in rows:
-        expires = new if r.number_id in charged else r.expires_at
-        if r.number_id in charged:
+        new = new_expiry[r.number_id]
+        expires = r.expires_at if new is None else new
+        if new is not None:
             switch = paid.next_mode(r)
             events.append(dict(
                 action="number.renewed", object_type="number", object_id=r.number_id, object_label=r.number,

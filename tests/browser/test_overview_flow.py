@@ -11,11 +11,13 @@ from did_app import demo
 from did_app.db import db
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("SHOTS", "/tmp/h12-ov2-shots")
+SHOTS = os.environ.get("SCREENSHOTS")  # a folder: the pages are saved there to be looked at
 _OF = re.compile(r"of ([\d,]+)")
 
 
 def _shoot(page, name):
+    if not SHOTS:
+        return
     os.makedirs(SHOTS, exist_ok=True)
     for width in (1400, 400):
         page.set_viewport_size({"width": width, "height": 900})

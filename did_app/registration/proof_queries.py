@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from did_app import clock
 from did_app.db import db
 from did_app.models import Proof, ProofType, User, VerificationRequest, VerificationRequestProof
+from did_app.registration import queries
 
 ENTITY_ORDER = ("personal", "business", "address")
 
@@ -21,14 +22,6 @@ class ProofRow:
     expired: bool
     uploader: str | None
     backs: str | None  # the pending or approved request it backs (its delete is refused)
-
-
-def type_choices(kind: str, keep: int | None = None) -> list[tuple[int, str]]:
-    """(id, name) of the live proof types for a personal or business identity or an address, by name."""
-    rows = db.session.execute(sa.select(ProofType.id, ProofType.name).where(
-        ProofType.entity == kind, sa.or_(ProofType.retired.is_(False), ProofType.id == keep))
-        .order_by(ProofType.name)).all()
-    return [(i, name) for i, name in rows]
 
 
 def all_types() -> dict[str, list[ProofType]]:
@@ -73,6 +66,6 @@ def section(entity: str, entity_id: int, kind: str, state: dict | None = None) -
     upload may choose, and the state of a refused upload or delete (`errors`, `values`, `refusal`
     as (proof id, message))."""
     state = state or {}
-    return dict(proofs=proofs_of(entity, entity_id), proof_types=type_choices(kind),
+    return dict(proofs=proofs_of(entity, entity_id), proof_types=queries.proof_type_choices(kind),
                 proof_errors=state.get("errors", {}), proof_values=state.get("values", {}),
                 proof_refusal=state.get("refusal"))

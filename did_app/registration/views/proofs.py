@@ -15,7 +15,7 @@ from did_app.errors import DomainError, error_response
 from did_app.extensions import login_manager
 from did_app.htmx import redirect_to, wants_fragment
 from did_app.models import Address, Identity, Proof, ProofFile, ProofType
-from did_app.registration import proof_queries, proof_store
+from did_app.registration import proof_queries, proof_store, queries
 from did_app.registration import proofs as proofs_svc
 from did_app.registration.proof_forms import ProofTypeForm, ProofTypeNameForm, ProofUploadForm
 from did_app.registration.views import _address_page, _identity_page, bp
@@ -71,7 +71,7 @@ def _refused_upload(owner, errors: dict, values: dict, form_id: str, next_url: s
     if wants_fragment():
         return make_response(render_template(
             "registration/proof_upload.html", entity=_entity(owner), entity_id=owner.id,
-            types=proof_queries.type_choices(_kind(owner)), next_url=next_url, errors=errors, values=values,
+            types=queries.proof_type_choices(_kind(owner)), next_url=next_url, errors=errors, values=values,
             form_id=form_id), 422)
     return _owner_page(owner, {"errors": errors, "values": values}, 422)
 

@@ -150,7 +150,15 @@ def absolute_url(endpoint: str, **values) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
-def _numbers_link(kind: str, day: date, ws) -> str:
+# kinds whose day no /numbers filter key can name (no key filters expired_at, cancelled_at or the
+# registration deadline by date): their event links to its numbers themselves, as a pasted list
+# (numbers.md §7.6), when the event lists them all; to the nearest filter otherwise
+LISTED_KINDS = ("aging_removal", "restore_window_end", "registration_deadline")
+
+
+def _numbers_link(kind: str, day: date, ws, rows: Day) -> str:
+    if kind in LISTED_KINDS and rows.count == len(rows.numbers):
+        return absolute_url("numbers.index", q="\n".join(rows.numbers))
     iso = day.isoformat()
     if kind == "expiring_no_renewal":
         return absolute_url("numbers.index", cycles="0", expires_from=iso, expires_to=iso)
@@ -204,7 +212,7 @@ def build(session, now: datetime | None = None) -> bytes:
     cal.add("x-wr-timezone", ws.time_zone)
     stamp = now.astimezone(UTC).replace(microsecond=0)
     for (kind, day), rows in sorted(collect(session, ws, now).items(), key=lambda item: (item[0][1], item[0][0])):
-        link = _numbers_link(kind, day, ws)
+        link = _numbers_link(kind, day, ws, rows)
         cal.add_component(_event(f"{kind}-{day.isoformat()}@{host}", day, KINDS[kind].summary(rows, ws.currency),
                                  _description(rows, link), link, stamp))
     short = balance_runs_out(session, ws, now)

@@ -85,6 +85,34 @@ def test_the_feed_parses_back_with_its_events(app_base, client):
     assert str(events[f"registration_deadline-2026-12-08@{HOST}"]["summary"]) == "Registration deadline for 1 number"
 
 
+def test_events_no_filter_can_date_link_to_their_own_numbers(app_base, client):
+    """Aging, restore window and registration deadline: no filter key names their day, so the event
+    links to its numbers as a pasted list, and that list shows exactly them."""
+    app = app_base
+    login(client, "viewer")
+    _inventory(app)
+    _, events = _events(client.get(_feed_path(client)).data)
+    for uid, number in ((f"aging_removal-2026-12-28@{HOST}", "+14155550005"),
+                        (f"restore_window_end-2027-01-01@{HOST}", "+14155550006"),
+                        (f"registration_deadline-2026-12-08@{HOST}", "+14155550007")):
+        link = str(events[uid]["url"])
+        assert link == f"https://{HOST}/numbers?q=%2B{number[1:]}", uid
+        assert f"Open these numbers: {link}" in str(events[uid]["description"])
+        page = client.get(link.removeprefix(f"https://{HOST}")).get_data(as_text=True)
+        assert "Searched 1 number: 1 found." in page, uid
+        assert f'href="/numbers/{number[1:]}"' in page, uid
+
+
+def test_a_day_with_more_numbers_than_listed_links_to_the_nearest_filter(app_base, client):
+    app = app_base
+    login(client, "viewer")
+    with app.app_context():
+        for i in range(55):
+            f.make_number(number=f"+1415557{i:04d}", cancelled_at=T0 - timedelta(days=1))
+    _, events = _events(client.get(_feed_path(client)).data)
+    assert str(events[f"restore_window_end-2027-01-01@{HOST}"]["url"]) == f"https://{HOST}/numbers?status=terminated"
+
+
 def test_lines_fold_at_75_octets_and_the_description_lists_at_most_50(app_base, client):
     app = app_base
     login(client, "viewer")

@@ -1,5 +1,8 @@
-"""House rules that a grep can check: no wall clock, no CDN, no inline script or style, no hx-on."""
+"""House rules that a grep can check: no wall clock, no CDN, no inline script or style, no hx-on; and
+what a web process loads."""
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,3 +38,13 @@ def test_htmx_is_vendored_with_its_version_and_checksum():
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
     assert (ROOT / "static" / "pico-2.1.1.min.css").exists()
+
+
+def test_the_web_app_loads_icalendar_only_for_the_feed():
+    """icalendar costs each gunicorn process about 3 MB (B10); only the calendar feed needs it."""
+    code = ("import sys; from did_app import create_app; "
+            "create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'SECRET_KEY': 'x', 'SCHEDULER': 'off'}); "
+            "print('icalendar' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]

@@ -12,7 +12,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import icalendar
 import sqlalchemy as sa
 from flask import current_app, request, url_for
 
@@ -174,7 +173,8 @@ def _numbers_link(kind: str, day: date, ws, rows: Day) -> str:
 
 # ---- the calendar -----------------------------------------------------------------------------
 
-def _event(uid: str, day: date, summary: str, description: str, link: str, stamp: datetime) -> icalendar.Event:
+def _event(uid: str, day: date, summary: str, description: str, link: str, stamp: datetime):
+    import icalendar  # see build()
     event = icalendar.Event()
     event.add("uid", uid)
     event.add("dtstamp", stamp)
@@ -196,6 +196,9 @@ def _description(day_rows: Day, link: str) -> str:
 
 def build(session, now: datetime | None = None) -> bytes:
     """The feed as RFC 5545 bytes (CRLF lines folded at 75 octets, text escaped by icalendar)."""
+    # imported here: icalendar costs every web worker about 3 MB (B10), and a calendar client asks
+    # for the feed a few times a day
+    import icalendar
     now = now or clock.now()
     ws = session.scalars(sa.select(Workspace).order_by(Workspace.id).limit(1)).first()
     host = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
